@@ -1,0 +1,41 @@
+# Lattice: build and test entry points. `make test` is what CI runs (.ci/run).
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+LATTICE   := $(BIN)/lattice
+PKGS      := ./...
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build test deps fmt-check vet unit dev clean
+
+all: build
+
+# deps installs what the test suite needs on a fresh Debian machine (only when
+# run as root and only what is missing): nftables and iproute2 for the
+# fault-injection suite.
+deps:
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		missing=""; \
+		command -v nft >/dev/null || missing="$$missing nftables"; \
+		command -v ip  >/dev/null || missing="$$missing iproute2"; \
+		if [ -n "$$missing" ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		fi; \
+	fi
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
+
+# test runs every test: formatting, vet, and the race-enabled test suite.
+test: deps fmt-check vet unit
+
+clean:
+	rm -rf $(BIN)
