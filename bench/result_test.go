@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"image/png"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTestServer(t *testing.T, h http.Handler) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// near reports whether got is within HDR's 3-significant-digit precision of want.
+func near(got, want float64) bool { return math.Abs(got-want) <= want*0.001+0.001 }
+
+func TestHistogramFigures(t *testing.T) {
+	rec := newRecorder()
+	for i := 1; i <= 1000; i++ {
+		rec.record(time.Duration(i)*time.Millisecond, nil, i%100 == 0)
+	}
+	rec.record(time.Hour, errors.New("x"), false) // errors never enter the latency figures
+	l := summarize(rec.total)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"min", l.Min, 1}, {"p50", l.P50, 500}, {"p90", l.P90, 900}, {"p99", l.P99, 990},
+		{"p99.9", l.P999, 999}, {"max", l.Max, 1000}, {"mean", l.Mean, 500.5},
+	} {
+		if !near(c.got, c.want) {
+			t.Errorf("%s = %v ms, want %v", c.name, c.got, c.want)
+		}
+	}
+	if l.Count != 1000 || rec.ops != 1001 || rec.errs != 1 || rec.misses != 10 || rec.kinds[KindNetwork] != 1 {
+		t.Fatalf("count %d ops %d errs %d misses %d kinds %v", l.Count, rec.ops, rec.errs, rec.misses, rec.kinds)
+	}
+	agg := newHist()
+	if ops, errs := rec.drain(agg); ops != 1001 || errs != 1 || agg.TotalCount() != 1000 {
+		t.Fatalf("drain: ops %d errs %d count %d", ops, errs, agg.TotalCount())
+	}
+	if ops, _ := rec.drain(newHist()); ops != 0 || rec.interval.TotalCount() != 0 {
+		t.Fatal("drain did not reset the interval")
+	}
+	if summarize(newHist()) != (Latency{}) {
+		t.Fatal("empty histogram should summarise to zeros")
+	}
+}
+
+func TestRecordDurationClamps(t *testing.T) {
+	h := newHist()
+	recordDuration(h, 0)
+	recordDuration(h, 2*time.Hour)
+	if h.TotalCount() != 2 || h.Min() != histMinMicros || !h.ValuesAreEquivalent(h.Max(), histMaxMicros) {
+		t.Fatalf("count %d min %d max %d", h.TotalCount(), h.Min(), h.Max())
+	}
+}
+
+func TestMergeAndRatio(t *testing.T) {
+	mk := func(ms int, ops, errs int64, secs float64, kinds map[string]int64) measured {
+		h := newHist()
+		for range ops - errs {
+			recordDuration(h, time.Duration(ms)*time.Millisecond)
+		}
+		return measured{res: &Result{Ops: ops, Errors: errs, Seconds: secs, ErrorKinds: kinds,
+			Timeline: []Interval{{Ops: ops}}}, hist: h}
+	}
+	m := mergeRuns(mk(1, 100, 0, 1, nil), mk(3, 300, 100, 1, map[string]int64{"http 503": 100}))
+	r := m.res
+	if r.Ops != 400 || r.Errors != 100 || r.Seconds != 2 || r.Throughput != 150 || r.Timeline != nil ||
+		r.ErrorKinds["http 503"] != 100 || r.Latency.Count != 300 || !near(r.Latency.P50, 3) || !near(r.Latency.Min, 1) {
+		t.Fatalf("merged %+v", r)
+	}
+	target := &Result{Throughput: 75, Latency: Latency{Mean: 5, P50: 6, P90: 9, P99: 30, P999: 0, Max: 60}}
+	ratio := ratioOf(target, &Result{Throughput: 150, Latency: Latency{Mean: 2.5, P50: 3, P90: 3, P99: 3, P999: 0, Max: 3}})
+	want := Ratio{Throughput: 0.5, Mean: 2, P50: 2, P90: 3, P99: 10, P999: 0, Max: 20}
+	if *ratio != want {
+		t.Fatalf("ratio %+v, want %+v", *ratio, want)
+	}
+}
+
+func TestJSONRoundTripAndTable(t *testing.T) {
+	f := newFakeDapr(t, 40)
+	o := testOptions(TargetDapr, f.serve())
+	o.Reference = true
+	o.Ops = 100
+	res := mustRun(t, o)
+	if res.Reference == nil || res.Ratio == nil || res.Reference.Ops != 200 || res.Reference.URLs[0] == o.URLs[0] {
+		t.Fatalf("reference %+v ratio %+v", res.Reference, res.Ratio)
+	}
+	if res.Ratio.Throughput != res.Throughput/res.Reference.Throughput {
+		t.Fatalf("throughput ratio %v", res.Ratio.Throughput)
+	}
+	res.ErrorKinds = map[string]int64{"http 503": 2}
+	res.Lags = &Lags{Probes: 3, FoldIn: &Lag{Latency: Latency{Count: 3, P99: 1.5}}, Visibility: &Lag{Timeouts: 1}}
+	var buf bytes.Buffer
+	if err := res.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var back Result
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, res) {
+		t.Fatalf("round trip differs:\n%+v\n%+v", back, *res)
+	}
+	var again bytes.Buffer
+	if err := back.WriteJSON(&again); err != nil || !bytes.Equal(again.Bytes(), buf.Bytes()) {
+		t.Fatalf("re-encoding differs: %v", err)
+	}
+	var table bytes.Buffer
+	if err := res.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"dapr save", "target/reference", "throughput", "latency p99.9",
+		"http 503 2", "fold-in lag", "visibility lag", "(0 samples, 1 timeouts)"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+}
+
+func TestWritePlot(t *testing.T) {
+	res := &Result{Target: TargetDapr, Workload: WorkloadSave}
+	path := filepath.Join(t.TempDir(), "latency.png")
+	if err := res.WritePlot(path); err == nil {
+		t.Fatal("a result without timeline should not plot")
+	}
+	for i := range 5 {
+		res.Timeline = append(res.Timeline, Interval{At: float64(i + 1), P50: 1, P90: 2, P99: float64(3 + i), Max: 10})
+	}
+	if err := res.WritePlot(path); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	img, err := png.Decode(fh)
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() < 100 || b.Dy() < 50 {
+		t.Fatalf("image %v", b)
+	}
+}
