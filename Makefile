@@ -6,9 +6,12 @@ LATTICE   := $(BIN)/lattice
 PKGS      := ./...
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build test deps fmt-check vet unit dev clean
+.PHONY: all dev test deps fmt-check vet unit compose-smoke clean
 
 all: build
+
+# build, image, compose-up, compose-down, compose-test
+include deploy/deploy.mk
 
 # deps installs what the test suite needs on a fresh Debian machine (only when
 # run as root and only what is missing): nftables and iproute2 for the
@@ -34,8 +37,21 @@ vet:
 unit:
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
-# test runs every test: formatting, vet, and the race-enabled test suite.
-test: deps fmt-check vet unit
+# dev builds the binary and runs a local three-node cluster (Ctrl-C stops it).
+dev: build
+	$(LATTICE) dev
+
+# compose-smoke runs the Docker Compose smoke test when a Docker engine answers.
+compose-smoke:
+	@if docker info >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory compose-test; \
+	else \
+		echo "compose smoke test skipped: no Docker engine answers 'docker info'"; \
+	fi
+
+# test runs every test: formatting, vet, the race-enabled test suite and the
+# Docker Compose smoke test.
+test: deps fmt-check vet unit compose-smoke
 
 clean:
 	rm -rf $(BIN)
