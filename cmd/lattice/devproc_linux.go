@@ -1,0 +1,13 @@
+package main
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setChildAttrs puts a child in its own process group, so that the terminal's
+// Ctrl-C reaches only the dev command, which stops the children in order; and
+// has the kernel kill the child if the dev command dies without stopping it.
+func setChildAttrs(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
