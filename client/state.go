@@ -28,8 +28,9 @@ const (
 type SetItem struct {
 	// Key is the state key.
 	Key string
-	// Value is encoded with encoding/json; a json.RawMessage is sent as it is (it must be
-	// valid JSON). A nil Value saves JSON null.
+	// Value is encoded with encoding/json; a json.RawMessage is sent as it is but for
+	// insignificant whitespace, which encoding/json drops (it must be valid JSON). A nil
+	// Value saves JSON null.
 	Value any
 	// ETag, when set, makes the write a compare-and-set against the committed value.
 	ETag string

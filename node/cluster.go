@@ -7,8 +7,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/lattice-state/lattice"
 	"github.com/lattice-state/lattice/crdt"
 )
@@ -83,15 +81,6 @@ func (n *Node) Members(context.Context) ([]Member, error) {
 	for _, s := range servers {
 		voter[s.ID] = s.Voter
 	}
-	states := map[string]string{}
-	for _, m := range n.ml.Members() {
-		switch m.State {
-		case memberlist.StateSuspect:
-			states[m.Name] = "suspect"
-		case memberlist.StateAlive:
-			states[m.Name] = "alive"
-		}
-	}
 	seen := map[string]bool{}
 	out := []Member{{ID: n.cfg.NodeID, HTTPAddr: n.cfg.HTTPAddr, GossipAddr: n.gossipAddr, RaftAddr: n.raftAdvertise,
 		State: "alive", Voter: voter[n.cfg.NodeID], Leader: leaderID == n.cfg.NodeID}}
@@ -101,12 +90,8 @@ func (n *Node) Members(context.Context) ([]Member, error) {
 			continue
 		}
 		seen[p.ID] = true
-		state := p.State
-		if s, ok := states[p.ID]; ok {
-			state = s
-		}
 		out = append(out, Member{ID: p.ID, HTTPAddr: p.HTTPAddr, GossipAddr: p.GossipAddr, RaftAddr: p.RaftAddr,
-			State: state, Voter: voter[p.ID], Leader: leaderID == p.ID})
+			State: p.State, Voter: voter[p.ID], Leader: leaderID == p.ID})
 	}
 	for _, s := range servers {
 		if !seen[s.ID] {

@@ -65,10 +65,15 @@ func (t *peerTable) upsert(n *memberlist.Node, state string, log *slog.Logger) {
 		log.Warn("ignoring member with bad metadata", "member", n.Name, "err", err)
 		return
 	}
+	// memberlist calls us with its lock held and later rewrites *n under
+	// that lock: keep a copy, never its struct.
+	cp := *n
+	cp.Meta = append([]byte(nil), n.Meta...)
+	cp.Addr = append(net.IP(nil), n.Addr...)
 	t.mu.Lock()
 	t.peers[n.Name] = &peer{
 		ID: n.Name, HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr,
-		GossipAddr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))), State: state, node: n,
+		GossipAddr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))), State: state, node: &cp,
 	}
 	t.mu.Unlock()
 	t.signal()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lattice-state/lattice"
@@ -459,6 +460,13 @@ func (n *Node) Scan(ctx context.Context, prefix string, c lattice.Consistency, f
 	}
 	var snap *crdt.Snapshot
 	if c == lattice.Strong && !n.cfg.UnsafeLocalStrongReads {
+		// Like a strong read, a strong scan first folds in what this node
+		// holds under prefix that is not committed yet.
+		if merges := n.uncommittedPrefix(prefix); len(merges) > 0 {
+			if _, err := n.propose(ctx, &raft.Command{Op: raft.OpMerge, Merges: merges}); err != nil {
+				return err
+			}
+		}
 		if err := n.readBarrier(ctx); err != nil {
 			return err
 		}
@@ -472,7 +480,7 @@ func (n *Node) Scan(ctx context.Context, prefix string, c lattice.Consistency, f
 		if err = ctx.Err(); err != nil {
 			return false
 		}
-		if len(key) < len(prefix) || key[:len(prefix)] != prefix {
+		if !strings.HasPrefix(key, prefix) {
 			return true
 		}
 		return fn(key, e)
@@ -498,4 +506,24 @@ func (n *Node) readBarrier(ctx context.Context) error {
 		}
 		return n.store.WaitApplied(ctx, idx)
 	})
+}
+
+// uncommittedPrefix returns the replica's entries under prefix that hold
+// something the committed state does not. Only buckets whose digests differ
+// are examined, so a converged node pays two digests.
+func (n *Node) uncommittedPrefix(prefix string) []crdt.KV {
+	mine, committed := n.replica.Digest(), n.store.Keyspace().Digest()
+	var out []crdt.KV
+	for b := range mine {
+		if b < len(committed) && mine[b] == committed[b] {
+			continue
+		}
+		for _, kh := range n.replica.BucketKeys(b) {
+			if !strings.HasPrefix(kh.Key, prefix) {
+				continue
+			}
+			out = append(out, n.uncommitted([]string{kh.Key})...)
+		}
+	}
+	return out
 }

@@ -214,8 +214,7 @@ func (t *mlTransport) filter() {
 			}
 			select {
 			case t.packets <- p:
-			case <-t.done:
-				return
+			default: // memberlist is not reading (shutting down): lost, as UDP would be
 			}
 		case <-t.done:
 			return
@@ -223,7 +222,10 @@ func (t *mlTransport) filter() {
 	}
 }
 
+// Shutdown stops the inner transport first: its listener may be blocked
+// handing a packet to filter, which must keep draining until then.
 func (t *mlTransport) Shutdown() error {
+	err := t.Transport.Shutdown()
 	close(t.done)
-	return t.Transport.Shutdown()
+	return err
 }
