@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,4 +166,46 @@ func BenchmarkHealConvergence(b *testing.B) {
 		b.StopTimer()
 		c.Stop()
 	}
+}
+
+// BenchmarkStrongSave measures strong saves through the node API (no HTTP)
+// from 64 goroutines spread over the three nodes.
+//
+//	go test -run x -bench StrongSave -benchtime 20000x ./node/
+func BenchmarkStrongSave(b *testing.B) {
+	c := cluster.Start(b, 3)
+	value := []byte(`"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456"`)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range 64 {
+		n := c.Members[w%3].Node()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				t0 := time.Now()
+				_, err := n.Save(context.Background(), node.SaveRequest{Key: fmt.Sprintf("k%d", i%10000), Value: value, Consistency: lattice.Strong})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "writes/s")
+	b.ReportMetric(ms(pct(lat, 50)), "p50-ms")
+	b.ReportMetric(ms(pct(lat, 99)), "p99-ms")
 }

@@ -93,6 +93,13 @@ type Config struct {
 	// UnsafeLocalStrongReads serves strong reads from the local replica. It
 	// breaks linearizability on purpose, to prove the checkers catch it.
 	UnsafeLocalStrongReads bool
+	// UnsafeSkipTxnETagCheck drops the etag and first-write checks of every
+	// transaction before it is proposed, so transactions become unconditional
+	// writes. It breaks the bank invariant on purpose (tests only).
+	UnsafeSkipTxnETagCheck bool
+	// UnsafeNoApply keeps committed entries out of the replica, so eventual
+	// reads never see strong writes. It breaks convergence on purpose (tests only).
+	UnsafeNoApply bool
 
 	// Raft tunes the Raft timers; zero values take the raft package defaults.
 	RaftHeartbeat time.Duration

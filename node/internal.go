@@ -69,7 +69,6 @@ func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(pathDeltas, n.internalHandler(n.serveDeltas))
 	mux.HandleFunc(pathPropose, n.internalHandler(n.servePropose))
-	mux.HandleFunc(pathRead, n.internalHandler(n.serveRead))
 	mux.HandleFunc(pathDigest, n.internalHandler(n.serveDigest))
 	mux.HandleFunc(pathSync, n.internalHandler(n.serveSync))
 	mux.HandleFunc(pathStatus, n.internalHandler(n.serveStatus))
@@ -173,38 +172,6 @@ func (n *Node) serveDeltas(_ context.Context, body []byte) ([]byte, error) {
 	}
 	n.receiveDeltas(b)
 	return nil, nil
-}
-
-// servePropose runs a forwarded command on this node, which must be leader.
-func (n *Node) servePropose(ctx context.Context, body []byte) ([]byte, error) {
-	cmd, err := raft.DecodeCommand(body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: command: %v", errBadMessage, err)
-	}
-	if !n.store.IsLeader() {
-		return nil, errRemoteNotLeader
-	}
-	res, err := n.store.Propose(ctx, &cmd)
-	if err != nil {
-		return nil, err
-	}
-	return appendResult(nil, res), nil
-}
-
-// serveRead answers a forwarded linearizable read of keys.
-func (n *Node) serveRead(ctx context.Context, body []byte) ([]byte, error) {
-	keys, err := decodeStrings(body)
-	if err != nil {
-		return nil, err
-	}
-	if !n.store.IsLeader() {
-		return nil, errRemoteNotLeader
-	}
-	kvs, err := n.leaderRead(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	return appendKVs(nil, kvs), nil
 }
 
 // serveStatus reports this node's applied index (the leader promotes

@@ -205,6 +205,9 @@ func (n *Node) leave(ctx context.Context) {
 // on the FSM goroutine). The replica and the FSM use the same join, so the
 // committed decision on a key's type is the replica's too.
 func (n *Node) applyCommitted(_ uint64, changed []crdt.KV) {
+	if n.cfg.UnsafeNoApply {
+		return
+	}
 	for _, kv := range changed {
 		n.replica.Join(kv.Key, kv.Entry)
 	}
@@ -212,6 +215,9 @@ func (n *Node) applyCommitted(_ uint64, changed []crdt.KV) {
 
 // restoreCommitted joins a restored snapshot into the replica.
 func (n *Node) restoreCommitted(s *crdt.Snapshot) {
+	if n.cfg.UnsafeNoApply {
+		return
+	}
 	s.Range(func(key string, e crdt.Entry) bool {
 		n.replica.Join(key, e)
 		return true

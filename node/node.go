@@ -38,6 +38,8 @@ type Node struct {
 	raftAdvertise string
 	gossipAddr    string
 	removals      removals
+	forwards      *coalescer[[]byte, forwarded] // strong writes forwarded to the leader
+	barriers      *coalescer[struct{}, uint64]  // read points asked of the leader
 	// replicaID names this boot of the node in dots, counters and stamps.
 	// The replica is rebuilt from the committed state at start, so dots this
 	// node made before a restart and never folded may live on only in peers:
@@ -79,6 +81,8 @@ func New(cfg Config) (*Node, error) {
 		replicaID: crdt.ReplicaID(fmt.Sprintf("%s.%x", cfg.NodeID, time.Now().UnixNano())),
 	}
 	n.internal = n.newInternalClient()
+	n.forwards = newCoalescer(256, n.forwardBatch)
+	n.barriers = newCoalescer(1<<20, n.askBarrier)
 	n.gossip = newDisseminator(n)
 	n.fold = newFolder(n)
 

@@ -109,29 +109,10 @@ func (n *Node) strongRead(ctx context.Context, keys []string) ([]crdt.KV, error)
 	return out, nil
 }
 
-// linearizableRead reads keys on the leader after a ReadIndex round.
+// linearizableRead reads keys from this node's committed state once it has
+// caught up with a linearizable read point (see readBarrier).
 func (n *Node) linearizableRead(ctx context.Context, keys []string) ([]crdt.KV, error) {
-	var out []crdt.KV
-	err := n.withLeader(ctx, func(ctx context.Context, local bool, leaderHTTP string) error {
-		if local {
-			kvs, err := n.leaderRead(ctx, keys)
-			out = kvs
-			return err
-		}
-		var body []byte
-		if err := n.postInternal(ctx, leaderHTTP, pathRead, appendStrings(nil, keys), &body); err != nil {
-			return err
-		}
-		kvs, err := decodeKVs(body)
-		out = kvs
-		return err
-	})
-	return out, err
-}
-
-// leaderRead confirms leadership and reads the committed state.
-func (n *Node) leaderRead(ctx context.Context, keys []string) ([]crdt.KV, error) {
-	if err := n.store.LinearizableRead(ctx); err != nil {
+	if err := n.readBarrier(ctx); err != nil {
 		return nil, err
 	}
 	out := make([]crdt.KV, 0, len(keys))
@@ -212,6 +193,9 @@ func (n *Node) Transact(ctx context.Context, ops []TxnOp) error {
 	if len(ops) == 0 {
 		return nil
 	}
+	if n.cfg.UnsafeSkipTxnETagCheck {
+		ops = unconditional(ops)
+	}
 	cmd := &raft.Command{Op: raft.OpTxn, Txn: make([]raft.TxnItem, len(ops))}
 	keys := make([]string, len(ops))
 	for i, op := range ops {
@@ -225,6 +209,17 @@ func (n *Node) Transact(ctx context.Context, ops []TxnOp) error {
 	}
 	_, err := n.proposeChecked(ctx, cmd, keys)
 	return err
+}
+
+// unconditional returns ops without their etag and first-write checks
+// (Config.UnsafeSkipTxnETagCheck: a deliberately broken node for tests).
+func unconditional(ops []TxnOp) []TxnOp {
+	out := make([]TxnOp, len(ops))
+	for i, op := range ops {
+		op.Save.ETag, op.Save.HasETag, op.Save.Concurrency = "", false, lattice.LastWrite
+		out[i] = op
+	}
+	return out
 }
 
 // CRDT applies a CRDT operation. Eventual: to the replica, then gossip and
@@ -332,13 +327,12 @@ func (n *Node) propose(ctx context.Context, cmd *raft.Command) (raft.Result, err
 			res = r
 			return err
 		}
-		var body []byte
-		if err := n.postInternal(ctx, leaderHTTP, pathPropose, raft.AppendCommand(nil, cmd), &body); err != nil {
+		f, err := n.forwards.do(ctx, leaderHTTP, raft.AppendCommand(nil, cmd))
+		if err != nil {
 			return err
 		}
-		r, err := decodeResult(body)
-		res = r
-		return err
+		res = f.res
+		return f.err
 	})
 	return res, err
 }
@@ -489,23 +483,41 @@ func (n *Node) Scan(ctx context.Context, prefix string, c lattice.Consistency, f
 }
 
 // readBarrier returns once this node's committed state reflects every write
-// committed before the call: the leader confirms its leadership and reports
-// its applied index, and this node waits to apply up to it.
+// committed before the call. On the leader that is a ReadIndex round
+// (leadership confirmed by a quorum, shared by concurrent reads). A follower
+// asks the leader for its read point — concurrent reads share one request —
+// and waits until it has applied up to it.
 func (n *Node) readBarrier(ctx context.Context) error {
 	return n.withLeader(ctx, func(ctx context.Context, local bool, leaderHTTP string) error {
 		if local {
 			return n.store.LinearizableRead(ctx)
 		}
-		var body []byte
-		if err := n.postInternal(ctx, leaderHTTP, pathBarrier, nil, &body); err != nil {
+		idx, err := n.barriers.do(ctx, leaderHTTP, struct{}{})
+		if err != nil {
 			return err
-		}
-		idx, k := binary.Uvarint(body)
-		if k <= 0 {
-			return fmt.Errorf("%w: barrier index", errBadMessage)
 		}
 		return n.store.WaitApplied(ctx, idx)
 	})
+}
+
+// askBarrier is one shared read-barrier request to the leader: every read
+// queued before it was sent gets its answer.
+func (n *Node) askBarrier(httpAddr string, batch []struct{}) ([]uint64, error) {
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.StrongTimeout)
+	defer cancel()
+	var body []byte
+	if err := n.postInternal(ctx, httpAddr, pathBarrier, nil, &body); err != nil {
+		return nil, err
+	}
+	idx, k := binary.Uvarint(body)
+	if k <= 0 {
+		return nil, fmt.Errorf("%w: barrier index", errBadMessage)
+	}
+	out := make([]uint64, len(batch))
+	for i := range out {
+		out[i] = idx
+	}
+	return out, nil
 }
 
 // uncommittedPrefix returns the replica's entries under prefix that hold
