@@ -23,7 +23,7 @@ type Config struct {
 	// when binding 0.0.0.0).
 	HTTPListen string
 	Node       node.Config
-	HTTP httpapi.Config
+	HTTP       httpapi.Config
 	// Logger is given to both parts (with their component attribute).
 	Logger *slog.Logger
 }

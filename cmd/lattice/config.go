@@ -48,6 +48,12 @@ type ServeConfig struct {
 	// TestUnsafeLocalStrongReads serves strong reads locally without a
 	// leadership check (to prove the test suite catches stale reads; never in production).
 	TestUnsafeLocalStrongReads bool
+	// TestUnsafeSkipTxnETagCheck drops the etag and first-write checks of
+	// transactions (to prove the bank checker catches lost updates; never in production).
+	TestUnsafeSkipTxnETagCheck bool
+	// TestUnsafeNoApply keeps committed entries out of the local replica (to
+	// prove the convergence checker catches divergence; never in production).
+	TestUnsafeNoApply bool
 }
 
 // DefaultServeConfig returns the configuration of a single local node.
@@ -93,5 +99,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *ServeConfig) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful stop (first SIGTERM/SIGINT) may take before the process gives up")
 	fs.DurationVar(&c.TestClockOffset, "test-clock-offset", c.TestClockOffset, "TEST ONLY: skew this node's clock by DURATION")
 	fs.BoolVar(&c.TestUnsafeLocalStrongReads, "test-unsafe-local-strong-reads", c.TestUnsafeLocalStrongReads, "TEST ONLY: serve strong reads locally without a leadership check (breaks linearizability)")
+	fs.BoolVar(&c.TestUnsafeSkipTxnETagCheck, "test-unsafe-skip-txn-etag-check", c.TestUnsafeSkipTxnETagCheck, "TEST ONLY: turn transactions into unconditional writes (ignores their etags; breaks them)")
+	fs.BoolVar(&c.TestUnsafeNoApply, "test-unsafe-no-apply", c.TestUnsafeNoApply, "TEST ONLY: do not join committed writes into the local replica (eventual reads diverge)")
 	fs.String(configFlag, "", "YAML file whose keys are the flag names above (e.g. \"http-addr: 0.0.0.0:3500\")")
 }

@@ -63,15 +63,17 @@ store: orders
 max-body-bytes: 1024
 shutdown-timeout: 5s
 test-unsafe-local-strong-reads: true
+test-unsafe-no-apply: true
 log-format: json
 `)
 	env := map[string]string{
-		"LATTICE_CONFIG":           file,
-		"LATTICE_HTTP_ADDR":        "10.0.0.2:3500",
-		"LATTICE_GOSSIP_ADDR":      "10.0.0.2:7946",
-		"LATTICE_JOIN":             "c.example:7946, d.example:7946",
-		"LATTICE_BOOTSTRAP_EXPECT": "5",
-		"LATTICE_LOG_FORMAT":       "", // empty: unset, the file applies
+		"LATTICE_CONFIG":                          file,
+		"LATTICE_HTTP_ADDR":                       "10.0.0.2:3500",
+		"LATTICE_GOSSIP_ADDR":                     "10.0.0.2:7946",
+		"LATTICE_JOIN":                            "c.example:7946, d.example:7946",
+		"LATTICE_BOOTSTRAP_EXPECT":                "5",
+		"LATTICE_LOG_FORMAT":                      "", // empty: unset, the file applies
+		"LATTICE_TEST_UNSAFE_SKIP_TXN_ETAG_CHECK": "true",
 	}
 	args := []string{"--http-addr", "10.0.0.3:3500", "--store", "a", "--store", "b"}
 	cfg, err := loadConfig(t, args, env)
@@ -91,6 +93,8 @@ log-format: json
 		{"file int64", cfg.MaxBodyBytes, int64(1024)},
 		{"file duration", cfg.ShutdownTimeout, 5 * time.Second},
 		{"file bool", cfg.TestUnsafeLocalStrongReads, true},
+		{"file bool no-apply", cfg.TestUnsafeNoApply, true},
+		{"env bool", cfg.TestUnsafeSkipTxnETagCheck, true},
 		{"empty env counts as unset", cfg.LogFormat, "json"},
 		{"repeated flag", cfg.Stores, []string{"a", "b"}},
 		{"default", cfg.LogLevel, "info"},

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/lattice-state/lattice/test/jepsen"
 )
 
 func main() {
@@ -30,6 +31,8 @@ type app struct {
 	notify func() (<-chan os.Signal, func())
 	// newNode builds the node `lattice serve` runs.
 	newNode NodeFactory
+	// runJepsen runs the fault-injection suite of `lattice jepsen`.
+	runJepsen JepsenRunner
 }
 
 func newApp(stdout, stderr io.Writer, newNode NodeFactory) *app {
@@ -40,6 +43,7 @@ func newApp(stdout, stderr io.Writer, newNode NodeFactory) *app {
 		lookupEnv: os.LookupEnv,
 		notify:    notifySignals,
 		newNode:   newNode,
+		runJepsen: jepsen.Run,
 	}
 }
 

@@ -55,7 +55,6 @@ Run one node:                       lattice serve --help`,
 	// "lattice state [flags]" line.
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "Usage:{{if .Runnable}}",
 		"Usage:{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
-	// The jepsen command joins this list when its package lands.
 	root.AddCommand(
 		newServeCmd(a),
 		newDevCmd(a),
@@ -64,6 +63,7 @@ Run one node:                       lattice serve --help`,
 		newCRDTCmd(a),
 		newClusterCmd(a),
 		newBenchCmd(a),
+		newJepsenCmd(a),
 	)
 	return root
 }

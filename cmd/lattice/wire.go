@@ -32,6 +32,8 @@ func wireNode(cfg ServeConfig, logger *slog.Logger) (Node, error) {
 	nc.ClusterToken = cfg.ClusterToken
 	nc.ClockOffset = cfg.TestClockOffset
 	nc.UnsafeLocalStrongReads = cfg.TestUnsafeLocalStrongReads
+	nc.UnsafeSkipTxnETagCheck = cfg.TestUnsafeSkipTxnETagCheck
+	nc.UnsafeNoApply = cfg.TestUnsafeNoApply
 
 	hc := httpapi.DefaultConfig()
 	hc.Stores = cfg.Stores

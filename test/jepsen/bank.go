@@ -239,7 +239,7 @@ func checkBank(h []Op) CheckResult {
 	res.figure("acknowledgedTransfers", float64(acked))
 	switch {
 	case len(res.Anomalies) > 0:
-		res.Valid, res.Summary = Invalid, fmt.Sprintf("%d anomalies in %d snapshot reads", len(res.Anomalies), reads)
+		res.Valid, res.Summary = Invalid, fmt.Sprintf("%s in %d snapshot reads", res.anomalySummary(), reads)
 	case total < 0:
 		res.Valid, res.Summary = Unknown, "the accounts were never opened"
 	case reads == 0:

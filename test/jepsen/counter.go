@@ -166,9 +166,10 @@ func checkCounter(h []Op, bound int64) CheckResult {
 	case len(byKey) == 0:
 		res.Valid, res.Summary = Unknown, "no counter operations"
 	case res.Valid == Valid:
-		res.Summary = fmt.Sprintf("final %d within [%d acknowledged, %d attempted]; %d strong reads monotonic", final, acked, attempted, reads)
+		res.Summary = fmt.Sprintf("final %d within [%d acknowledged - %d lost at risk, %d attempted]; %d strong reads monotonic",
+			final, acked, lostAtRisk, attempted, reads)
 	case res.Valid == Invalid:
-		res.Summary = fmt.Sprintf("%d anomalies", len(res.Anomalies))
+		res.Summary = res.anomalySummary()
 	default:
 		res.Summary = "final reads incomplete"
 	}

@@ -145,7 +145,7 @@ func checkCrashes(h []Op) CheckResult {
 		}
 	}
 	if len(res.Anomalies) > 0 {
-		res.Valid, res.Summary = Invalid, fmt.Sprintf("%d unexpected node exits", len(res.Anomalies))
+		res.Valid, res.Summary = Invalid, fmt.Sprintf("%d unexpected node exits", int(res.Figures["anomalies"]))
 	}
 	return res
 }

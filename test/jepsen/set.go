@@ -246,7 +246,7 @@ func checkSet(h []Op, bound int64) CheckResult {
 	case res.Valid == Valid:
 		res.Summary = fmt.Sprintf("%d elements on every node; all %d acknowledged, unremoved adds present (%d lost at risk)", finalSize, acked, lostAtRisk)
 	case res.Valid == Invalid:
-		res.Summary = fmt.Sprintf("%d anomalies", len(res.Anomalies))
+		res.Summary = res.anomalySummary()
 	default:
 		res.Summary = "final reads incomplete"
 	}

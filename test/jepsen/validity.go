@@ -3,6 +3,8 @@ package jepsen
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Validity is a checker's verdict: true, false or unknown (Jepsen's :valid?).
@@ -98,6 +100,19 @@ func (c *CheckResult) addAnomaly(a Anomaly) {
 	if len(c.Anomalies) < maxAnomalies {
 		c.Anomalies = append(c.Anomalies, a)
 	}
+}
+
+// anomalySummary is "N anomalies (kinds)": N counts every anomaly, not only the listed ones; the
+// kinds are those of the listed ones.
+func (c *CheckResult) anomalySummary() string {
+	var kinds []string
+	for _, a := range c.Anomalies {
+		if !slices.Contains(kinds, a.Kind) {
+			kinds = append(kinds, a.Kind)
+		}
+	}
+	slices.Sort(kinds)
+	return fmt.Sprintf("%d anomalies (%s)", int(c.Figures["anomalies"]), strings.Join(kinds, ", "))
 }
 
 // figure sets one figure.

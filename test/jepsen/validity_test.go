@@ -48,8 +48,19 @@ func TestAddAnomalyCapsListButCounts(t *testing.T) {
 	for i := 0; i < maxAnomalies+7; i++ {
 		c.addAnomaly(Anomaly{Kind: "x"})
 	}
-	if len(c.Anomalies) != maxAnomalies || c.Figures["anomalies"] != maxAnomalies+7 {
+	c.addAnomaly(Anomaly{Kind: "a"})
+	if len(c.Anomalies) != maxAnomalies || c.Figures["anomalies"] != maxAnomalies+8 {
 		t.Fatalf("anomalies %d, count %v", len(c.Anomalies), c.Figures["anomalies"])
+	}
+	if got, want := c.anomalySummary(), "58 anomalies (x)"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	c = CheckResult{}
+	c.addAnomaly(Anomaly{Kind: "y"})
+	c.addAnomaly(Anomaly{Kind: "b"})
+	c.addAnomaly(Anomaly{Kind: "y"})
+	if got, want := c.anomalySummary(), "3 anomalies (b, y)"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
 	}
 }
 
