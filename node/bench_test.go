@@ -158,6 +158,9 @@ func BenchmarkHealConvergence(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		if _, ok := c.Members[majority[0]].Node().ReplicaEntry("m9999"); ok {
+			b.Fatal("a minority write crossed the partition")
+		}
 		b.StartTimer()
 		start := time.Now()
 		c.Net.Heal()

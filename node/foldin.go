@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -219,6 +220,9 @@ func (f *folder) repairOnce(now time.Time) {
 			if c, ok := f.n.store.Get(kh.Key); ok && crdt.Leq(r, c) {
 				continue
 			}
+			if f.originAlive(r) {
+				continue // its origin folds it; repairing too would triple the work under load
+			}
 			stillAhead[kh.Key] = true
 		}
 	}
@@ -268,4 +272,31 @@ func entrySize(key string, e crdt.Entry) int {
 		size += e.State.Size()
 	}
 	return size
+}
+
+// originAlive reports whether the node that wrote a register is alive (this
+// node or a live peer): that node is responsible for folding it in. Entries
+// of other types mix the work of many nodes; they are repaired after the
+// grace period whoever made them.
+func (f *folder) originAlive(e crdt.Entry) bool {
+	r, ok := e.State.(*crdt.Register)
+	if !ok {
+		return false
+	}
+	origin := originNode(r.Replica)
+	if origin == f.n.cfg.NodeID {
+		// Our own write from an earlier boot is nobody's to fold but ours.
+		return r.Replica == f.n.replicaID
+	}
+	p, ok := f.n.peers.get(origin)
+	return ok && p.State == "alive"
+}
+
+// originNode returns the node id of a per-boot replica id ("<node>.<boot>").
+func originNode(r crdt.ReplicaID) string {
+	s := string(r)
+	if i := strings.LastIndexByte(s, '.'); i > 0 {
+		return s[:i]
+	}
+	return s
 }
