@@ -392,7 +392,8 @@ func TestRunWithFakeBinary(t *testing.T) {
 }
 
 // TestSmokeRun runs the whole suite briefly against a real binary: LATTICE_BIN=/path/to/lattice
-// go test -run TestSmokeRun ./test/jepsen/ (as root).
+// go test -run TestSmokeRun ./test/jepsen/ (as root). CI does not set LATTICE_BIN: it runs the
+// longer smoke configuration through the command instead (make jepsen-smoke).
 func TestSmokeRun(t *testing.T) {
 	requireRoot(t)
 	bin := os.Getenv("LATTICE_BIN")
