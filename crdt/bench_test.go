@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -10,7 +11,9 @@ import (
 
 // Benchmarks of the hot paths. Targets on one core (go test -run x -bench .
 // -benchtime 200000x -cpu 1 ./crdt/): LWW apply and join under 300 ns,
-// OR-set add under 1 µs, 1M LWW keys of 100-byte values under 250 MiB.
+// OR-set add under 1 µs, 1M LWW keys of 100-byte values under 250 MiB, a
+// digest after writes all over 1M keys under 1 ms (BenchmarkDigestAfterWrites:
+// run it alone with -benchtime 20x).
 
 func benchValue() []byte {
 	v := make([]byte, 100)
@@ -80,6 +83,46 @@ func benchLWWJoin(b *testing.B, n int) {
 		}
 	}
 	cpu.report(b)
+}
+
+// BenchmarkDigestAfterWrites measures Digest on 1M register keys after
+// writes to every one of the 4096 buckets (one key each), what a busy
+// node's anti-entropy and fold-in repair see every second. The writes are
+// not timed; cpu-ns/op is the Digest's alone. Each op writes 4096 keys, so
+// run it with a small -benchtime (20x).
+func BenchmarkDigestAfterWrites(b *testing.B) {
+	const n = 1_000_000
+	keys := benchKeyNames(n)
+	op := Op{Kind: OpSet, Value: benchValue()}
+	k := newBenchRegisters(b, keys, op)
+	perBucket := make([]string, len(k.Digest()))
+	for _, key := range keys {
+		if bk := k.Bucket(key); perBucket[bk] == "" {
+			perBucket[bk] = key
+		}
+	}
+	if slices.Contains(perBucket, "") {
+		b.Fatal("a bucket has no key")
+	}
+	runtime.GC() // no collection of the setup's garbage during the timed digests
+	ts := Timestamp(1)
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		for _, key := range perBucket {
+			ts++
+			if _, err := k.Apply(key, op, Stamp{TS: ts, Replica: "n1"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		start := cpuNow()
+		k.Digest()
+		cpu += cpuNow() - start
+	}
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 }
 
 func BenchmarkLWWEncode(b *testing.B) {
@@ -252,6 +295,45 @@ func BenchmarkHeap1MLWW(b *testing.B) {
 	b.ReportMetric(float64(heap)/n, "B/key")
 	b.ReportMetric(float64(k.MemoryBytes())/(1<<20), "MiB-accounted")
 	runtime.KeepAlive(k)
+}
+
+// BenchmarkHeap1MLWWNode reports the heap of a node's two keyspaces holding
+// 1M register keys of 100-byte values: the replica written locally (Apply),
+// the committed state decoded entry by entry (as from the Raft log), and the
+// committed entries joined back into the replica (raft OnApply).
+func BenchmarkHeap1MLWWNode(b *testing.B) {
+	const n = 1_000_000
+	const rep = ReplicaID("node-1.1804b2f3c4d5e6f7") // node id + boot epoch
+	keys := benchKeyNames(n)
+	v := benchValue()
+	before := heapInUse()
+	replica, committed := NewKeyspace(KeyspaceConfig{}), NewKeyspace(KeyspaceConfig{})
+	var buf []byte
+	for i, key := range keys {
+		d, err := replica.Apply(key, Op{Kind: OpSet, Value: v}, Stamp{TS: Timestamp(i + 1), Replica: rep})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = AppendEntry(buf[:0], d)
+		e, _, err := DecodeEntry(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		committed.Join(key, e)
+		ce, _ := committed.Get(key)
+		replica.Join(key, ce)
+	}
+	heap := heapInUse() - before
+	b.ResetTimer()
+	for i := range b.N {
+		if _, ok := replica.Get(keys[i%n]); !ok {
+			b.Fatal("missing key")
+		}
+	}
+	b.ReportMetric(float64(heap)/(1<<20), "MiB-heap")
+	b.ReportMetric(float64(heap)/n, "B/key")
+	runtime.KeepAlive(replica)
+	runtime.KeepAlive(committed)
 }
 
 // cpuTimer reports the process CPU time per op ("cpu-ns/op"): with -cpu 1

@@ -55,7 +55,7 @@ func DecodeChunk(b []byte) ([]KV, error) {
 type reader struct {
 	b       []byte
 	err     error
-	lastRep ReplicaID // the last replica id read, reused to save allocations
+	lastRep ReplicaID // the last replica id read, reused to save lookups
 }
 
 func (r *reader) fail(what string) {
@@ -123,7 +123,7 @@ func (r *reader) str() string { return string(r.raw()) }
 func (r *reader) replica() ReplicaID {
 	v := r.raw()
 	if string(v) != string(r.lastRep) {
-		r.lastRep = ReplicaID(v)
+		r.lastRep = internReplica(v)
 	}
 	return r.lastRep
 }

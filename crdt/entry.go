@@ -78,7 +78,7 @@ func (e Entry) tombstone() bool {
 // entries hash equally in every process.
 func (e Entry) Hash() uint64 {
 	if r, ok := e.State.(*Register); ok {
-		return registerEntryHash(e, r)
+		return registerEntryHash(e.Inc, e.Mod, r)
 	}
 	buf := getBuf()
 	*buf = appendEntryBody((*buf)[:0], e)
@@ -182,15 +182,25 @@ func Equal(a, b Entry) bool {
 
 // registerEntryHash hashes a register entry field by field, without encoding
 // it: registers are hashed on every write (see Keyspace).
-func registerEntryHash(e Entry, r *Register) uint64 {
+func registerEntryHash(inc Stamp, mod Timestamp, r *Register) uint64 {
 	h := hashBytes(seedEntry, r.Value)
 	h = mix64(h, uint64(r.TS))
-	h = mix64(h, hashString(seedKey, string(r.Replica)))
+	h = mix64(h, replicaHash(r.Replica))
 	h = mix64(h, uint64(r.ExpireAt))
 	if r.Deleted {
 		h = mix64(h, 1)
 	}
-	h = mix64(h, uint64(e.Inc.TS))
-	h = mix64(h, hashString(seedKey, string(e.Inc.Replica)))
-	return mix64(h, uint64(e.Mod))
+	h = mix64(h, uint64(inc.TS))
+	h = mix64(h, replicaHash(inc.Replica))
+	return mix64(h, uint64(mod))
+}
+
+// emptyReplicaHash is replicaHash(""), the incarnation of almost every register.
+var emptyReplicaHash = hashString(seedKey, "")
+
+func replicaHash(r ReplicaID) uint64 {
+	if r == "" {
+		return emptyReplicaHash
+	}
+	return hashString(seedKey, string(r))
 }

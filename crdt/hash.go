@@ -22,15 +22,17 @@ func mum(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
+// le64 and le32 slice first so the compiler checks bounds once per load
+// (and combines the byte loads into one).
 func le64[T ~string | ~[]byte](b T, i int) uint64 {
-	_ = b[i+7]
-	return uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
-		uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
+	x := b[i : i+8]
+	return uint64(x[0]) | uint64(x[1])<<8 | uint64(x[2])<<16 | uint64(x[3])<<24 |
+		uint64(x[4])<<32 | uint64(x[5])<<40 | uint64(x[6])<<48 | uint64(x[7])<<56
 }
 
 func le32[T ~string | ~[]byte](b T, i int) uint64 {
-	_ = b[i+3]
-	return uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24
+	x := b[i : i+4]
+	return uint64(x[0]) | uint64(x[1])<<8 | uint64(x[2])<<16 | uint64(x[3])<<24
 }
 
 func hashOf[T ~string | ~[]byte](seed uint64, b T) uint64 {

@@ -35,29 +35,32 @@ func (c KeyspaceConfig) Validate() error {
 // Keyspace is a concurrent map of key -> Entry with join semantics. It is
 // safe for concurrent use: keys are spread over lock shards. Entries it
 // returns are immutable. A key's digest bucket decides its shard, and each
-// bucket keeps its own maps, the unit of copy-on-write and of digest refresh.
+// bucket keeps its own maps, the unit of copy-on-write, and its digest sum,
+// kept up to date on every write (see digest.go).
 type Keyspace struct {
 	shards []shard
 	mask   uint64
 	shift  uint // log2(len(shards)): bucket b is shards[b&mask].buckets[b>>shift]
 	nb     uint64
 	sums   []uint64 // digest sum per bucket, guarded by the bucket's shard lock
-	stale  []bool   // the bucket's sum must be recomputed, idem
 }
 
 // item holds an entry that is not a plain register, with its cached hash.
+// Its contribution to the bucket's digest sum is added lazily (see digest.go).
 type item struct {
 	e      Entry
 	hash   uint64 // e.Hash() when hashOK
 	epoch  uint64 // shard epoch when created; see shard.copyBelow
 	bytes  int64
 	hashOK bool
+	summed bool        // mix64(keyHash, hash) is in the bucket's sum
+	queued bool        // in the shard's pending list, to be summed by the next Digest
 	frozen atomic.Bool // handed out by Get: never modify e.State in place
 }
 
 // bucketMaps holds the entries of one digest bucket. Plain registers (Inc
 // zero, Mod == TS), the common case, are stored bare: they are immutable
-// and the digest hashes them when it recomputes their bucket.
+// and cache their own hash.
 type bucketMaps struct {
 	regs  map[string]*Register
 	items map[string]*item
@@ -74,7 +77,8 @@ type shard struct {
 	epoch     uint64
 	active    []uint64         // epochs of unreleased snapshots
 	copyBelow uint64           // max(active), 0 when none
-	nstale    int              // stale buckets of this shard
+	pending   []pendingItem    // items whose hash the next Digest adds to their bucket's sum
+	queued    int              // items of pending with queued set
 	ttl       map[string]int64 // live registers with an expiry
 	count     int
 	bytes     int64
@@ -102,7 +106,6 @@ func NewKeyspace(cfg KeyspaceConfig) *Keyspace {
 		shift:  shift,
 		nb:     uint64(cfg.Buckets),
 		sums:   make([]uint64, cfg.Buckets),
-		stale:  make([]bool, cfg.Buckets),
 	}
 	for i := range k.shards {
 		k.shards[i].buckets = make([]bucketMaps, (cfg.Buckets-i+n-1)/n)
@@ -148,7 +151,7 @@ func entryBytes(key string, e Entry, isItem bool) int64 {
 func (s *shard) lookup(sl *slot) {
 	bm := &s.buckets[sl.j]
 	if r, ok := bm.regs[sl.key]; ok {
-		sl.cur, sl.existed = Entry{Mod: r.TS, State: r}, true
+		sl.cur, sl.reg, sl.existed = Entry{Mod: r.TS, State: r}, r, true
 		return
 	}
 	if it, ok := bm.items[sl.key]; ok {
@@ -194,6 +197,7 @@ func (k *Keyspace) Apply(key string, op Op, at Stamp) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("crdt: apply to %q: %w", key, err)
 	}
+	sl.fresh, _ = d.State.(*Register) // applyOp makes registers anew
 	k.joinLocked(s, &sl, d)
 	return d, nil
 }
@@ -201,8 +205,10 @@ func (k *Keyspace) Apply(key string, op Op, at Stamp) (Entry, error) {
 // Join joins a delta or a full state into key's entry. It reports whether
 // the entry changed and the effective part: an entry e with old ⊔ e equal
 // to the new entry (the delta itself when it changed anything). Join keeps
-// a register delta's *Register (entries are immutable) but never retains
-// the mutable parts of other states.
+// a register delta's *Register (entries are immutable), and adopts one equal
+// to its own that another keyspace already stores, so two keyspaces fed the
+// same entries hold one copy; it never retains the mutable parts of other
+// states.
 func (k *Keyspace) Join(key string, delta Entry) (bool, Entry) {
 	s, sl := k.slotOf(key)
 	s.mu.Lock()
@@ -233,7 +239,9 @@ type slot struct {
 	h, b    uint64
 	j       int // index of the bucket in its shard
 	cur     Entry
-	it      *item // nil for a plain register or an absent key
+	reg     *Register // the plain register stored bare, or nil
+	it      *item     // nil for a plain register or an absent key
+	fresh   *Register // a register made by this call, not yet visible to any other goroutine
 	existed bool
 }
 
@@ -296,6 +304,7 @@ func (k *Keyspace) joinLocked(s *shard, sl *slot, d Entry) bool {
 			changed = changed || ch
 		}
 		if !changed {
+			k.share(s, sl, d)
 			return false
 		}
 	}
@@ -303,8 +312,23 @@ func (k *Keyspace) joinLocked(s *shard, sl *slot, d Entry) bool {
 	return true
 }
 
-// store replaces the entry of sl with next, keeping the accounting and the
-// expiry index up to date and marking the digest bucket stale.
+// share replaces the plain register of sl by d's when they are equal and
+// d's is stored in another keyspace already (it has cached its hash), so
+// that the two keyspaces hold one copy: a node's replica joining the
+// committed state's entries adopts its registers. Registers are immutable,
+// so sharing them is safe; a freshly decoded register is not adopted, which
+// keeps a replica from trading a shared copy for a new one on a duplicate.
+func (k *Keyspace) share(s *shard, sl *slot, d Entry) {
+	r, ok := d.State.(*Register)
+	if !ok || sl.reg == nil || r == sl.reg || d.Mod != sl.cur.Mod || r.storedHash() == 0 || compareRegisters(r, sl.reg) != 0 {
+		return
+	}
+	r.setStoredHash(sl.reg.storedHash(), false) // equal registers hash equally
+	s.writable(sl.j).regs[sl.key] = r
+}
+
+// store replaces the entry of sl with next, keeping the accounting, the
+// digest sum and the expiry index up to date.
 func (k *Keyspace) store(s *shard, sl *slot, next Entry) {
 	k.unaccount(s, sl)
 	s.count++
@@ -312,7 +336,11 @@ func (k *Keyspace) store(s *shard, sl *slot, next Entry) {
 	if r, ok := plainRegister(next); ok {
 		if sl.it != nil {
 			delete(bm.items, sl.key)
+			s.drop(sl.it)
 		}
+		h := r.bareHash()
+		r.setStoredHash(h, r == sl.fresh)
+		k.sums[sl.b] += mix64(sl.h, h)
 		bm.regs[sl.key] = r
 		s.bytes += entryBytes(sl.key, next, false)
 	} else {
@@ -321,6 +349,9 @@ func (k *Keyspace) store(s *shard, sl *slot, next Entry) {
 		}
 		it := sl.it
 		if !s.mutable(sl) {
+			if sl.it != nil {
+				s.drop(sl.it)
+			}
 			it = &item{epoch: s.epoch}
 			bm.items[sl.key] = it
 			if _, isReg := next.State.(*Register); !isReg && next.State != nil && next.State == sl.cur.State {
@@ -331,21 +362,19 @@ func (k *Keyspace) store(s *shard, sl *slot, next Entry) {
 		}
 		it.e = next
 		it.hashOK = false
+		s.enqueue(it, sl.h)
 		it.bytes = entryBytes(sl.key, next, true)
 		s.bytes += it.bytes
 	}
 	s.trackExpiry(sl.key, sl.cur, next)
 }
 
-// unaccount removes the entry of sl from the counts and marks its bucket stale.
+// unaccount removes the entry of sl from the counts and the digest sum.
 func (k *Keyspace) unaccount(s *shard, sl *slot) {
-	if !k.stale[sl.b] {
-		k.stale[sl.b] = true
-		s.nstale++
-	}
 	if !sl.existed {
 		return
 	}
+	k.unsum(sl)
 	s.count--
 	if sl.it == nil {
 		s.bytes -= entryBytes(sl.key, sl.cur, false)
@@ -380,6 +409,7 @@ func (k *Keyspace) remove(s *shard, sl *slot) {
 		delete(bm.regs, sl.key)
 	} else {
 		delete(bm.items, sl.key)
+		s.drop(sl.it)
 	}
 	if s.ttl != nil {
 		delete(s.ttl, sl.key)

@@ -306,11 +306,16 @@ func TestKeyspaceIncremental(t *testing.T) {
 			key := keys.Draw(t, "key")
 			typ := rapid.SampledFrom(allTypes).Draw(t, "type")
 			op := genOp(t, typ, 0)
-			switch rapid.IntRange(0, 5).Draw(t, "what") {
+			switch rapid.IntRange(0, 6).Draw(t, "what") {
 			case 0:
 				op = Op{Kind: OpDelete, Type: typ}
 			case 1:
 				a.Expire(int64(i))
+				continue
+			case 6: // an old register with a newer Mod: only Mod changes, or a register item is made
+				d := Entry{Mod: MakeTimestamp(int64(i+1), 0), State: &Register{TS: 1, Replica: "z"}}
+				a.Join(key, d)
+				deltas = append(deltas, KV{key, d})
 				continue
 			case 2:
 				collected = a.Collect(MakeTimestamp(int64(i)-5, 0)) > 0 || collected
@@ -324,6 +329,15 @@ func TestKeyspaceIncremental(t *testing.T) {
 			}
 			if rapid.Bool().Draw(t, "get") {
 				a.Get(key)
+			}
+			if rapid.IntRange(0, 3).Draw(t, "check") == 0 {
+				// Digest (or BucketKeys) between writes: later writes must
+				// update what it summed and cached.
+				if rapid.Bool().Draw(t, "bucketKeys") {
+					a.BucketKeys(a.Bucket(key))
+				} else if sums, _, _ := recount(a); !slices.Equal(a.Digest(), sums) {
+					t.Fatalf("digest after write %d differs from a recomputation", i)
+				}
 			}
 		}
 		sums, mem, n := recount(a)

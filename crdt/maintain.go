@@ -23,7 +23,8 @@ func (k *Keyspace) Expire(nowMs int64) []string {
 				continue
 			}
 			next := sl.cur
-			next.State = r.expired()
+			sl.fresh = r.expired()
+			next.State = sl.fresh
 			k.store(s, &sl, next) // also drops key from ttl
 			keys = append(keys, key)
 		}

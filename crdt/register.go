@@ -3,6 +3,7 @@ package crdt
 import (
 	"bytes"
 	"cmp"
+	"sync/atomic"
 )
 
 // Register is a last-writer-wins register, ordered by (TS, Replica); at an
@@ -15,25 +16,50 @@ type Register struct {
 	Replica  ReplicaID
 	ExpireAt int64
 	Deleted  bool
+
+	// plain caches the hash of the register stored bare in a keyspace,
+	// Entry{Mod: TS, State: r}.Hash(). A keyspace computes it whenever it
+	// stores the register (never trusting a value copied along with a
+	// struct copy) and reads it back when the register leaves its bucket's
+	// digest sum. Accessed atomically once r may be shared by keyspaces.
+	plain uint64
 }
 
 // Type returns TypeRegister.
 func (r *Register) Type() Type { return TypeRegister }
 
 // registerOverhead approximates the struct and allocation overhead.
-const registerOverhead = 64
+const registerOverhead = 72
 
 // Size returns the approximate bytes of r.
 func (r *Register) Size() int { return registerOverhead + cap(r.Value) }
 
 // Clone returns a copy of r with its own value bytes.
 func (r *Register) Clone() State {
-	c := *r
+	c := &Register{TS: r.TS, Replica: r.Replica, ExpireAt: r.ExpireAt, Deleted: r.Deleted}
 	if r.Value != nil {
 		c.Value = bytes.Clone(r.Value)
 	}
-	return &c
+	return c
 }
+
+// bareHash returns the hash of r stored bare: Entry{Mod: r.TS, State: r}.Hash().
+func (r *Register) bareHash() uint64 { return registerEntryHash(Stamp{}, r.TS, r) }
+
+// setStoredHash caches h, the bareHash of r. fresh: r is not yet visible to
+// any other goroutine, so a plain write suffices (an atomic store is a full
+// fence, which would wait for the hash).
+func (r *Register) setStoredHash(h uint64, fresh bool) {
+	switch {
+	case fresh:
+		r.plain = h
+	case atomic.LoadUint64(&r.plain) != h:
+		atomic.StoreUint64(&r.plain, h)
+	}
+}
+
+// storedHash returns the hash cached by setStoredHash.
+func (r *Register) storedHash() uint64 { return atomic.LoadUint64(&r.plain) }
 
 // Stamp returns the write's stamp.
 func (r *Register) Stamp() Stamp { return Stamp{TS: r.TS, Replica: r.Replica} }
@@ -92,60 +118,60 @@ func (r *Register) appendJSON(dst []byte) []byte {
 }
 
 // Register values up to a few hundred bytes are allocated together with
-// the struct: one allocation per write instead of two, in the size class the
-// two would have used anyway.
+// the struct: one allocation per write instead of two. Each regN is sized to
+// fill a malloc size class exactly (the 72-byte Register plus N bytes).
 type (
-	reg16 struct {
+	reg8 struct {
 		r Register
-		b [16]byte
+		b [8]byte
 	}
-	reg32 struct {
+	reg24 struct {
 		r Register
-		b [32]byte
+		b [24]byte
 	}
-	reg48 struct {
+	reg40 struct {
 		r Register
-		b [48]byte
+		b [40]byte
 	}
-	reg64 struct {
+	reg56 struct {
 		r Register
-		b [64]byte
+		b [56]byte
 	}
-	reg80 struct {
+	reg72 struct {
 		r Register
-		b [80]byte
+		b [72]byte
 	}
-	reg96 struct {
+	reg88 struct {
 		r Register
-		b [96]byte
+		b [88]byte
 	}
-	reg112 struct {
+	reg104 struct {
 		r Register
-		b [112]byte
+		b [104]byte
 	}
-	reg128 struct {
+	reg120 struct {
 		r Register
-		b [128]byte
+		b [120]byte
 	}
-	reg160 struct {
+	reg152 struct {
 		r Register
-		b [160]byte
+		b [152]byte
 	}
-	reg192 struct {
+	reg184 struct {
 		r Register
-		b [192]byte
+		b [184]byte
 	}
-	reg256 struct {
+	reg248 struct {
 		r Register
-		b [256]byte
+		b [248]byte
 	}
-	reg320 struct {
+	reg312 struct {
 		r Register
-		b [320]byte
+		b [312]byte
 	}
-	reg448 struct {
+	reg440 struct {
 		r Register
-		b [448]byte
+		b [440]byte
 	}
 )
 
@@ -157,44 +183,44 @@ func newRegisterValue(v []byte) *Register {
 	switch {
 	case n == 0:
 		return &Register{}
-	case n <= 16:
-		x := new(reg16)
+	case n <= 8:
+		x := new(reg8)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 32:
-		x := new(reg32)
+	case n <= 24:
+		x := new(reg24)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 48:
-		x := new(reg48)
+	case n <= 40:
+		x := new(reg40)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 64:
-		x := new(reg64)
+	case n <= 56:
+		x := new(reg56)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 80:
-		x := new(reg80)
+	case n <= 72:
+		x := new(reg72)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 96:
-		x := new(reg96)
+	case n <= 88:
+		x := new(reg88)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 112:
-		x := new(reg112)
+	case n <= 104:
+		x := new(reg104)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 128:
-		x := new(reg128)
+	case n <= 120:
+		x := new(reg120)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 160:
-		x := new(reg160)
+	case n <= 152:
+		x := new(reg152)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 192:
-		x := new(reg192)
+	case n <= 184:
+		x := new(reg184)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 256:
-		x := new(reg256)
+	case n <= 248:
+		x := new(reg248)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 320:
-		x := new(reg320)
+	case n <= 312:
+		x := new(reg312)
 		r, buf = &x.r, x.b[:n:n]
-	case n <= 448:
-		x := new(reg448)
+	case n <= 440:
+		x := new(reg440)
 		r, buf = &x.r, x.b[:n:n]
 	default:
 		r, buf = &Register{}, make([]byte, n)
