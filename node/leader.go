@@ -109,7 +109,7 @@ func (n *Node) reconcileMembers(ctx context.Context) {
 		known[s.ID] = s
 	}
 	for _, p := range n.peers.alive() {
-		if p.RaftAddr == "" || n.removals.recent(p.ID) {
+		if p.RaftAddr == "" || n.removals.recent(p.ID, p.Boot) {
 			continue
 		}
 		s, ok := known[p.ID]
@@ -183,6 +183,13 @@ func (n *Node) leave(ctx context.Context) {
 	if err != nil || len(servers) <= 1 {
 		return
 	}
+	member := false
+	for _, s := range servers {
+		member = member || s.ID == n.cfg.NodeID
+	}
+	if !member {
+		return // already removed: nothing to leave
+	}
 	if n.store.IsLeader() {
 		if err := n.store.TransferLeadership(ctx, ""); err != nil {
 			n.log.Warn("leadership transfer before leaving failed", "err", err)
@@ -226,38 +233,52 @@ func (n *Node) restoreCommitted(s *crdt.Snapshot) {
 
 // removalGrace is how long the leader leaves a removed member out of the
 // configuration even though gossip still sees it alive (a leaving node is
-// removed from Raft before memberlist hears its leave).
+// removed from Raft before memberlist hears its leave). It applies to the
+// process that was removed only: the same node restarted (a new boot) is
+// added back at once.
 const removalGrace = 30 * time.Second
 
-// removals remembers members removed from Raft recently. Safe for concurrent use.
+// removals remembers members removed from Raft recently, by node id and
+// boot. Safe for concurrent use.
 type removals struct {
 	mu sync.Mutex
-	at map[string]time.Time
+	at map[string]removal
 }
 
-func (r *removals) add(id string) {
+type removal struct {
+	boot string
+	at   time.Time
+}
+
+func (r *removals) add(id, boot string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.at == nil {
-		r.at = map[string]time.Time{}
+		r.at = map[string]removal{}
 	}
-	r.at[id] = time.Now()
+	r.at[id] = removal{boot: boot, at: time.Now()}
 }
 
-func (r *removals) recent(id string) bool {
+// recent reports whether this boot of id was removed within the grace.
+func (r *removals) recent(id, boot string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	at, ok := r.at[id]
-	if ok && time.Since(at) > removalGrace {
+	rm, ok := r.at[id]
+	if ok && time.Since(rm.at) > removalGrace {
 		delete(r.at, id)
 		return false
 	}
-	return ok
+	return ok && rm.boot == boot
 }
 
 // removeServer removes id from the Raft configuration (leader only) and keeps
 // reconciliation from adding it back while gossip still reports it.
 func (n *Node) removeServer(ctx context.Context, id string) error {
-	n.removals.add(id)
+	boot := string(n.replicaID)
+	if id != n.cfg.NodeID {
+		p, _ := n.peers.get(id)
+		boot = p.Boot
+	}
+	n.removals.add(id, boot)
 	return n.store.RemoveServer(ctx, id)
 }

@@ -18,19 +18,23 @@ type peer struct {
 	RaftAddr   string
 	GossipAddr string
 	State      string // alive, suspect, dead, left
-	node       *memberlist.Node
+	// Boot names the peer's current process (its per-boot replica id).
+	Boot string
+	node *memberlist.Node
 }
 
 // nodeMeta is the memberlist metadata: the addresses a peer needs.
 type nodeMeta struct {
 	HTTPAddr string
 	RaftAddr string
+	Boot     string
 }
 
 func (m nodeMeta) encode() []byte {
 	b := []byte{wireVersion}
 	b = appendString(b, m.HTTPAddr)
-	return appendString(b, m.RaftAddr)
+	b = appendString(b, m.RaftAddr)
+	return appendString(b, m.Boot)
 }
 
 func decodeMeta(p []byte) (nodeMeta, error) {
@@ -41,6 +45,7 @@ func decodeMeta(p []byte) (nodeMeta, error) {
 	r := reader{buf: p[1:]}
 	m.HTTPAddr = r.string()
 	m.RaftAddr = r.string()
+	m.Boot = r.string()
 	if r.err == nil && len(r.buf) != 0 {
 		r.err = fmt.Errorf("%w: metadata trailing bytes", errBadMessage)
 	}
@@ -72,7 +77,7 @@ func (t *peerTable) upsert(n *memberlist.Node, state string, log *slog.Logger) {
 	cp.Addr = append(net.IP(nil), n.Addr...)
 	t.mu.Lock()
 	t.peers[n.Name] = &peer{
-		ID: n.Name, HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr,
+		ID: n.Name, HTTPAddr: m.HTTPAddr, RaftAddr: m.RaftAddr, Boot: m.Boot,
 		GossipAddr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))), State: state, node: &cp,
 	}
 	t.mu.Unlock()
@@ -145,7 +150,7 @@ type memberDelegate struct{ n *Node }
 var _ memberlist.Delegate = memberDelegate{}
 
 func (d memberDelegate) NodeMeta(limit int) []byte {
-	b := nodeMeta{HTTPAddr: d.n.cfg.HTTPAddr, RaftAddr: d.n.raftAdvertise}.encode()
+	b := nodeMeta{HTTPAddr: d.n.cfg.HTTPAddr, RaftAddr: d.n.raftAdvertise, Boot: string(d.n.replicaID)}.encode()
 	if len(b) > limit {
 		// Addresses are short; a limit this small is a misconfiguration.
 		d.n.log.Error("node metadata exceeds memberlist limit", "bytes", len(b), "limit", limit)

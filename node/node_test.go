@@ -352,3 +352,37 @@ func TestTransferLeadershipFromAFollower(t *testing.T) {
 		return true
 	})
 }
+
+// A node that leaves gracefully is removed from Raft; restarted, it is a
+// voter again as soon as it has caught up (not after the removal grace).
+func TestGracefulRestartRejoinsQuickly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	c := cluster.Start(t, 3)
+	leader := c.WaitLeader(10 * time.Second)
+	victim := (leader + 1) % 3
+	ln := c.Members[leader].Node()
+	voter := func(id string) (bool, bool) {
+		ms, err := ln.Members(context.Background())
+		if err != nil {
+			return false, false
+		}
+		for _, m := range ms {
+			if m.ID == id {
+				return true, m.Voter
+			}
+		}
+		return false, false
+	}
+	id := c.Members[victim].ID
+	c.Leave(victim)
+	c.Eventually(10*time.Second, id+" removed from raft", func() bool { _, v := voter(id); return !v })
+	start := time.Now()
+	c.Restart(victim)
+	c.Eventually(10*time.Second, id+" a voter again", func() bool { _, v := voter(id); return v })
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("rejoin took %v", took)
+	}
+	save(t, c.Members[victim].Node(), "after-rejoin", `"ok"`, lattice.Strong)
+}

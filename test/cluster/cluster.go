@@ -137,6 +137,22 @@ func (c *Cluster) Kill(i int) {
 	}
 }
 
+// Leave stops member i gracefully: it folds in what is pending, hands
+// leadership over and leaves the Raft configuration and memberlist.
+func (c *Cluster) Leave(i int) {
+	c.t.Helper()
+	m := c.Members[i]
+	if m.Server == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := m.Server.Shutdown(ctx); err != nil {
+		c.t.Logf("graceful stop of %s: %v", m.ID, err)
+	}
+	m.Server = nil
+}
+
 // Restart starts member i again with its data and addresses.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
