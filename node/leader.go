@@ -179,33 +179,46 @@ func (n *Node) collect(ctx context.Context) {
 // leave hands leadership over and asks the leader to remove this node from
 // the Raft configuration (a graceful leave; a failed node is not removed).
 func (n *Node) leave(ctx context.Context) {
-	servers, err := n.store.Servers()
-	if err != nil || len(servers) <= 1 {
-		return
-	}
-	member := false
-	for _, s := range servers {
-		member = member || s.ID == n.cfg.NodeID
-	}
-	if !member {
-		return // already removed: nothing to leave
-	}
-	if n.store.IsLeader() {
+	if n.store.IsLeader() && n.otherVoters() {
 		if err := n.store.TransferLeadership(ctx, ""); err != nil {
 			n.log.Warn("leadership transfer before leaving failed", "err", err)
 		}
 	}
-	err = n.withLeader(ctx, func(ctx context.Context, local bool, leaderHTTP string) error {
-		if local {
-			return n.removeServer(ctx, n.cfg.NodeID)
+	// Keep trying for as long as the shutdown allows, not just one strong
+	// timeout: an election under load must not leave a departed voter. Stop
+	// once this node is out of the configuration or the last voter in it.
+	for n.otherVoters() {
+		err := n.withLeader(ctx, func(ctx context.Context, local bool, leaderHTTP string) error {
+			if local {
+				return n.removeServer(ctx, n.cfg.NodeID)
+			}
+			return n.postInternal(ctx, leaderHTTP, pathRemove, appendStrings(nil, []string{n.cfg.NodeID}), nil)
+		})
+		if err == nil {
+			n.log.Info("left the raft configuration")
+			return
 		}
-		return n.postInternal(ctx, leaderHTTP, pathRemove, appendStrings(nil, []string{n.cfg.NodeID}), nil)
-	})
-	if err != nil {
-		n.log.Warn("could not leave the raft configuration", "err", err)
-		return
+		if ctx.Err() != nil || !retryable(err) {
+			n.log.Warn("could not leave the raft configuration", "err", err)
+			return
+		}
+		n.log.Info("leaving the raft configuration, retrying", "err", err)
 	}
-	n.log.Info("left the raft configuration")
+}
+
+// otherVoters reports whether this node is in the Raft configuration
+// together with at least one other voter.
+func (n *Node) otherVoters() bool {
+	servers, err := n.store.Servers()
+	if err != nil {
+		return false
+	}
+	member, others := false, false
+	for _, s := range servers {
+		member = member || s.ID == n.cfg.NodeID
+		others = others || (s.ID != n.cfg.NodeID && s.Voter)
+	}
+	return member && others
 }
 
 // applyCommitted joins every committed entry into the replica (raft OnApply,
