@@ -146,27 +146,10 @@ func (b *benchCmd) options(cmd *cobra.Command) (bench.Options, error) {
 func (b *benchCmd) run(ctx context.Context, opts bench.Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sigs, stopSignals := b.a.notify()
-	defer stopSignals()
-	interrupted := make(chan os.Signal, 1)
-	forced := make(chan os.Signal, 1)
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case sig := <-sigs:
-			fmt.Fprintf(b.a.stderr, "lattice bench: %v: stopping; the figures so far follow (again to exit at once)\n", sig)
-			interrupted <- sig
-			cancel()
-		case <-finished:
-			return
-		}
-		select {
-		case sig := <-sigs:
-			forced <- sig
-		case <-finished:
-		}
-	}()
+	interrupted, forced, stop := b.a.watchSignals(cancel, func(sig os.Signal) {
+		fmt.Fprintf(b.a.stderr, "lattice bench: %v: stopping; the figures so far follow (again to exit at once)\n", sig)
+	})
+	defer stop()
 
 	if b.etcd {
 		fmt.Fprintln(b.a.stderr, "lattice bench: starting a local three-member etcd cluster")
@@ -254,4 +237,34 @@ func received(ch <-chan os.Signal) os.Signal {
 // the shell convention 128 + signal number.
 func interruptedExit(sig os.Signal, when string) error {
 	return &exitError{code: signalCode(sig), msg: fmt.Sprintf("lattice bench: %v %s", sig, when)}
+}
+
+// watchSignals runs the two-stage interrupt of long commands: the first
+// signal is announced, recorded on interrupted and cancels the work; the
+// second is delivered on forced so the command can exit at once. stop ends
+// the watch.
+func (a *app) watchSignals(cancel context.CancelFunc, announce func(os.Signal)) (interrupted, forced <-chan os.Signal, stop func()) {
+	sigs, stopSignals := a.notify()
+	first := make(chan os.Signal, 1)
+	second := make(chan os.Signal, 1)
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			announce(sig)
+			first <- sig
+			cancel()
+		case <-finished:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			second <- sig
+		case <-finished:
+		}
+	}()
+	return first, second, func() {
+		close(finished)
+		stopSignals()
+	}
 }

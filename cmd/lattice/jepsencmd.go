@@ -134,27 +134,10 @@ func (j *jepsenCmd) options(cmd *cobra.Command) (jepsen.Options, error) {
 func (j *jepsenCmd) run(ctx context.Context, opts jepsen.Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sigs, stopSignals := j.a.notify()
-	defer stopSignals()
-	interrupted := make(chan os.Signal, 1)
-	forced := make(chan os.Signal, 1)
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case sig := <-sigs:
-			fmt.Fprintf(j.a.stderr, "lattice jepsen: %v: stopping; healing, writing what was recorded and cleaning up (again to exit at once)\n", sig)
-			interrupted <- sig
-			cancel()
-		case <-finished:
-			return
-		}
-		select {
-		case sig := <-sigs:
-			forced <- sig
-		case <-finished:
-		}
-	}()
+	interrupted, forced, stop := j.a.watchSignals(cancel, func(sig os.Signal) {
+		fmt.Fprintf(j.a.stderr, "lattice jepsen: %v: stopping; healing, writing what was recorded and cleaning up (again to exit at once)\n", sig)
+	})
+	defer stop()
 
 	type outcome struct {
 		res jepsen.Result
