@@ -73,6 +73,10 @@ type Config struct {
 	Registry MetricsRegistry
 	// Extra are handlers mounted beside the API, such as the node's internal forwarding endpoint.
 	Extra []Route
+	// EnablePprof serves Go's runtime profiles (net/http/pprof) under /debug/pprof/, behind the
+	// API token when one is set (etcd's --enable-pprof). Off by default: profiles expose internals
+	// and a CPU profile costs CPU while it runs.
+	EnablePprof bool
 }
 
 // Defaults of DefaultConfig.
@@ -111,7 +115,7 @@ func DefaultConfig() Config {
 var storeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // reservedPrefixes are the path prefixes of the API, which extra routes may not use.
-var reservedPrefixes = []string{"/v1.0/", "/v1.0-alpha1/", "/metrics"}
+var reservedPrefixes = []string{"/v1.0/", "/v1.0-alpha1/", "/metrics", "/debug/pprof"}
 
 // Validate reports every invalid field of c, joined into one error.
 func (c Config) Validate() error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -105,6 +106,17 @@ func (s *Server) routes() (h http.Handler, err error) {
 	cluster.GET("/members", s.clusterMembers)
 	cluster.DELETE("/members/:id", s.removeMember)
 	cluster.POST("/transfer-leadership", s.transferLeadership)
+
+	if s.cfg.EnablePprof {
+		debug := e.Group("/debug/pprof", s.authenticate)
+		debug.GET("/", gin.WrapF(pprof.Index))
+		debug.GET("/cmdline", gin.WrapF(pprof.Cmdline))
+		debug.GET("/profile", gin.WrapF(pprof.Profile))
+		debug.GET("/symbol", gin.WrapF(pprof.Symbol))
+		debug.POST("/symbol", gin.WrapF(pprof.Symbol))
+		debug.GET("/trace", gin.WrapF(pprof.Trace))
+		debug.GET("/:profile", func(c *gin.Context) { pprof.Handler(c.Param("profile")).ServeHTTP(c.Writer, c.Request) })
+	}
 
 	for _, r := range s.cfg.Extra {
 		e.Handle(r.Method, r.Path, gin.WrapH(r.Handler))

@@ -400,3 +400,39 @@ func TestListenAndServeReportsListenErrors(t *testing.T) {
 		t.Fatalf("error %v does not wrap the net error", err)
 	}
 }
+
+func TestPprof(t *testing.T) {
+	t.Run("off by default", func(t *testing.T) {
+		h := newHarness(t)
+		wantStatus(t, h.do(http.MethodGet, "/debug/pprof/", ""), http.StatusNotFound)
+		wantStatus(t, h.do(http.MethodGet, "/debug/pprof/heap", ""), http.StatusNotFound)
+	})
+	t.Run("enabled", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.EnablePprof = true })
+		rr := h.do(http.MethodGet, "/debug/pprof/", "")
+		wantStatus(t, rr, http.StatusOK)
+		if !strings.Contains(rr.Body.String(), "goroutine") {
+			t.Fatalf("index does not list the goroutine profile: %.200s", rr.Body.String())
+		}
+		rr = h.do(http.MethodGet, "/debug/pprof/goroutine?debug=1", "")
+		wantStatus(t, rr, http.StatusOK)
+		if !strings.Contains(rr.Body.String(), "goroutine profile:") {
+			t.Fatalf("goroutine profile: %.200s", rr.Body.String())
+		}
+		wantStatus(t, h.do(http.MethodGet, "/debug/pprof/cmdline", ""), http.StatusOK)
+		wantStatus(t, h.do(http.MethodGet, "/debug/pprof/nosuchprofile", ""), http.StatusNotFound)
+	})
+	t.Run("behind the API token", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.EnablePprof = true; c.APIToken = "s3cret" })
+		wantStatus(t, h.do(http.MethodGet, "/debug/pprof/heap", ""), http.StatusUnauthorized)
+		wantStatus(t, h.do(http.MethodGet, "/debug/pprof/heap", "", "dapr-api-token", "s3cret"), http.StatusOK)
+	})
+	t.Run("extra routes may not take its prefix", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Extra = []Route{{Method: http.MethodGet, Path: "/debug/pprof/x", Handler: http.NotFoundHandler()}}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "reserved prefix") {
+			t.Fatalf("Validate = %v, want a reserved prefix error", err)
+		}
+	})
+}

@@ -43,6 +43,8 @@ type ServeConfig struct {
 	LogLevel string
 	// ShutdownTimeout bounds a graceful stop after the first SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration
+	// EnablePprof serves Go runtime profiles under /debug/pprof/ on the HTTP address.
+	EnablePprof bool
 	// TestClockOffset skews this node's clock (fault injection in tests only).
 	TestClockOffset time.Duration
 	// TestUnsafeLocalStrongReads serves strong reads locally without a
@@ -97,6 +99,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *ServeConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful stop (first SIGTERM/SIGINT) may take before the process gives up")
+	fs.BoolVar(&c.EnablePprof, "enable-pprof", c.EnablePprof, "serve Go runtime profiles (pprof) under /debug/pprof/ on the HTTP address, behind --api-token when set")
 	fs.DurationVar(&c.TestClockOffset, "test-clock-offset", c.TestClockOffset, "TEST ONLY: skew this node's clock by DURATION")
 	fs.BoolVar(&c.TestUnsafeLocalStrongReads, "test-unsafe-local-strong-reads", c.TestUnsafeLocalStrongReads, "TEST ONLY: serve strong reads locally without a leadership check (breaks linearizability)")
 	fs.BoolVar(&c.TestUnsafeSkipTxnETagCheck, "test-unsafe-skip-txn-etag-check", c.TestUnsafeSkipTxnETagCheck, "TEST ONLY: turn transactions into unconditional writes (ignores their etags; breaks them)")

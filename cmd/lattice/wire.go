@@ -40,6 +40,7 @@ func wireNode(cfg ServeConfig, logger *slog.Logger) (Node, error) {
 	hc.APIToken = cfg.APIToken
 	hc.MaxBodyBytes = cfg.MaxBodyBytes
 	hc.ShutdownTimeout = cfg.ShutdownTimeout
+	hc.EnablePprof = cfg.EnablePprof
 
 	s, err := server.New(server.Config{HTTPListen: cfg.HTTPAddr, Node: nc, HTTP: hc, Logger: logger})
 	if err != nil {
