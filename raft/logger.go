@@ -2,6 +2,7 @@ package raft
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -48,8 +49,21 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 	all := make([]any, 0, len(h.implied)+len(args)+2)
 	all = append(all, "lib", h.name)
 	all = append(all, h.implied...)
-	all = append(all, args...)
+	for _, a := range args {
+		all = append(all, formatArg(a))
+	}
 	h.l.Log(ctx, lv, msg, all...)
+}
+
+// formatArg renders hclog's deferred formatting (hclog.Fmt, as in raft's "initial
+// configuration" line) the way hclog does; every other value passes unchanged.
+func formatArg(a any) any {
+	if f, ok := a.(hclog.Format); ok && len(f) > 0 {
+		if format, ok := f[0].(string); ok {
+			return fmt.Sprintf(format, f[1:]...)
+		}
+	}
+	return a
 }
 
 // Trace implements hclog.Logger.
