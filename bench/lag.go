@@ -21,8 +21,9 @@ const (
 //   - every other URL with eventual gets until the value is there (visibility lag), and
 //   - the last URL with strong gets until a strong read returns it (fold-in lag).
 //
-// A sample is the time from the acknowledgement to the response that showed the value, so it
-// is an upper bound by at most one get. The strong poll goes to a node other than the writer when
+// A sample is the time from the acknowledgement to the response that showed the value. Polls
+// start LagPoll apart and spread out to LagPrecision of the time elapsed, so a sample overstates
+// the lag by at most max(LagPoll, LagPrecision × lag) plus one get. The strong poll goes to a node other than the writer when
 // there is one: a strong read folds what the receiving node's replica holds (DESIGN.md §2), so
 // polling the writer would measure that forced fold instead of the background one.
 type lagSampler struct {
@@ -117,10 +118,15 @@ func (l *lagSampler) watch(ctx context.Context, base, key string, val []byte, ac
 			rec.timeout()
 			return
 		}
-		if !pause(ctx, l.opts.LagPoll) {
+		if !pause(ctx, l.pollPause(time.Since(ack))) {
 			return
 		}
 	}
+}
+
+// pollPause is the pause before the next poll of a probe acknowledged elapsed ago.
+func (l *lagSampler) pollPause(elapsed time.Duration) time.Duration {
+	return max(l.opts.LagPoll, time.Duration(float64(elapsed)*l.opts.LagPrecision))
 }
 
 // figures returns the lags so far; visibility only when there are other nodes to watch.

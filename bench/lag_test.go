@@ -125,3 +125,25 @@ func TestLagTimeoutsCounted(t *testing.T) {
 		t.Fatalf("lags %+v visibility %+v fold-in %+v", l, *l.Visibility, *l.FoldIn)
 	}
 }
+
+func TestLagPollPauseGrowsWithTheProbesAge(t *testing.T) {
+	o := DefaultOptions()
+	o.LagPoll = time.Millisecond
+	o.LagPrecision = 0.1
+	l := &lagSampler{opts: o}
+	for _, tc := range []struct{ elapsed, want time.Duration }{
+		{0, time.Millisecond},
+		{5 * time.Millisecond, time.Millisecond},
+		{20 * time.Millisecond, 2 * time.Millisecond},
+		{time.Second, 100 * time.Millisecond},
+	} {
+		if got := l.pollPause(tc.elapsed); got != tc.want {
+			t.Errorf("pause after %v = %v, want %v", tc.elapsed, got, tc.want)
+		}
+	}
+	o.LagPrecision = 0
+	l = &lagSampler{opts: o}
+	if got := l.pollPause(time.Second); got != time.Millisecond {
+		t.Errorf("precision 0: pause after 1s = %v, want the fixed 1ms", got)
+	}
+}

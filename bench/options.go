@@ -110,8 +110,14 @@ type Options struct {
 	APIToken string
 	// LagInterval is how often the Lattice lag sampler writes a probe (--lag-interval); 0 disables.
 	LagInterval time.Duration
-	// LagPoll is the pause between two polls for a probe's value (--lag-poll).
+	// LagPoll is the shortest pause between two polls for a probe's value (--lag-poll).
 	LagPoll time.Duration
+	// LagPrecision bounds the pause between two polls to this fraction of the time since the
+	// probe's acknowledgement, when that is longer than LagPoll (--lag-precision). A sample then
+	// overstates the lag by at most max(LagPoll, LagPrecision × lag) plus one get, and a slow
+	// probe costs a number of polls logarithmic in its lag instead of linear: polling at a fixed
+	// period loaded the target with more reads than the workload once lags grew.
+	LagPrecision float64
 	// LagTimeout is how long a probe is polled before it counts as a timeout (--lag-timeout).
 	LagTimeout time.Duration
 	// Reference also runs the in-process reference server with the same options right before and
@@ -144,6 +150,7 @@ func DefaultOptions() Options {
 		KeyPrefix:        "bench",
 		LagInterval:      20 * time.Millisecond,
 		LagPoll:          500 * time.Microsecond,
+		LagPrecision:     0.05,
 		LagTimeout:       10 * time.Second,
 		ProgressInterval: time.Second,
 	}
@@ -214,6 +221,9 @@ func (o Options) Validate() error {
 	}
 	if o.LagInterval < 0 || (o.LagInterval > 0 && (o.LagPoll <= 0 || o.LagTimeout <= 0)) {
 		errs = append(errs, errors.New("lag sampling needs a positive poll period and timeout"))
+	}
+	if !(o.LagPrecision >= 0 && o.LagPrecision < 1) {
+		errs = append(errs, errors.New("lag precision must lie in [0, 1)"))
 	}
 	if o.ProgressInterval <= 0 {
 		errs = append(errs, errors.New("progress interval must be positive"))

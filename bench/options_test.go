@@ -42,6 +42,8 @@ func TestValidateRejects(t *testing.T) {
 		{"timeout", func(o *Options) { o.Timeout = 0 }, "timeout"},
 		{"prefix", func(o *Options) { o.KeyPrefix = "a b" }, "key prefix"},
 		{"lag poll", func(o *Options) { o.LagPoll = 0 }, "lag sampling"},
+		{"lag precision negative", func(o *Options) { o.LagPrecision = -0.1 }, "lag precision"},
+		{"lag precision one", func(o *Options) { o.LagPrecision = 1 }, "lag precision"},
 		{"progress", func(o *Options) { o.ProgressInterval = 0 }, "progress interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
