@@ -43,6 +43,9 @@ type ServeConfig struct {
 	LogLevel string
 	// ShutdownTimeout bounds a graceful stop after the first SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration
+	// MemoryLimit is a soft limit of the Go runtime's memory, GOMEMLIMIT's syntax (e.g. "450MiB");
+	// empty leaves the runtime's own (GOMEMLIMIT, else none).
+	MemoryLimit string
 	// EnablePprof serves Go runtime profiles under /debug/pprof/ on the HTTP address.
 	EnablePprof bool
 	// TestClockOffset skews this node's clock (fault injection in tests only).
@@ -99,6 +102,7 @@ func bindServeFlags(fs *pflag.FlagSet, c *ServeConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful stop (first SIGTERM/SIGINT) may take before the process gives up")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit of the process's Go memory, e.g. 450MiB (GOMEMLIMIT syntax); the garbage collector works harder near it (default: GOMEMLIMIT, else none)")
 	fs.BoolVar(&c.EnablePprof, "enable-pprof", c.EnablePprof, "serve Go runtime profiles (pprof) under /debug/pprof/ on the HTTP address, behind --api-token when set")
 	fs.DurationVar(&c.TestClockOffset, "test-clock-offset", c.TestClockOffset, "TEST ONLY: skew this node's clock by DURATION")
 	fs.BoolVar(&c.TestUnsafeLocalStrongReads, "test-unsafe-local-strong-reads", c.TestUnsafeLocalStrongReads, "TEST ONLY: serve strong reads locally without a leadership check (breaks linearizability)")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,6 +81,10 @@ func serve(cfg ServeConfig, a *app) error {
 		return err
 	}
 	log := logger.With("component", "serve")
+	if cfg.MemoryLimit != "" {
+		limit, _ := parseMemoryLimit(cfg.MemoryLimit) // validated above
+		debug.SetMemoryLimit(limit)
+	}
 	adv, err := cfg.advertised(context.Background())
 	if err != nil {
 		return fmt.Errorf("lattice: %w", err)
@@ -88,7 +93,7 @@ func serve(cfg ServeConfig, a *app) error {
 		"http_addr", cfg.HTTPAddr, "gossip_addr", cfg.GossipAddr, "raft_addr", cfg.RaftAddr,
 		"advertise_http", adv.HTTP, "advertise_gossip", adv.Gossip, "advertise_raft", adv.Raft,
 		"data_dir", cfg.DataDir, "join", cfg.Join, "bootstrap_expect", cfg.BootstrapExpect,
-		"stores", cfg.Stores, "pid", os.Getpid())
+		"stores", cfg.Stores, "memory_limit", memoryLimitText(cfg.MemoryLimit), "pid", os.Getpid())
 
 	sigs, stopSignals := a.notify()
 	defer stopSignals()
@@ -154,4 +159,15 @@ func stop(n Node, sig os.Signal, sigs <-chan os.Signal, timeout time.Duration, l
 	case <-deadline.C:
 		return fmt.Errorf("lattice: graceful stop did not finish within shutdown-timeout %v", timeout)
 	}
+}
+
+// memoryLimitText describes the Go runtime's memory limit for the startup line.
+func memoryLimitText(flag string) string {
+	switch {
+	case flag != "":
+		return flag
+	case os.Getenv("GOMEMLIMIT") != "":
+		return os.Getenv("GOMEMLIMIT") + " (GOMEMLIMIT)"
+	}
+	return "none"
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -79,6 +80,11 @@ func (c ServeConfig) Validate() error {
 	}
 	if c.MaxBodyBytes < 1 {
 		add("max-body-bytes %d: want a positive size", c.MaxBodyBytes)
+	}
+	if c.MemoryLimit != "" {
+		if _, err := parseMemoryLimit(c.MemoryLimit); err != nil {
+			add("memory-limit %q: %v", c.MemoryLimit, err)
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		add("log-format %q: unknown format, want text or json", c.LogFormat)
@@ -245,4 +251,33 @@ func describeListenError(network, addr string, err error) error {
 		return fmt.Errorf("address already in use by %s", owner)
 	}
 	return errors.New("address already in use")
+}
+
+// parseMemoryLimit reads a size in GOMEMLIMIT's syntax: a whole number of bytes with an optional
+// unit B, KiB, MiB, GiB or TiB. It must be at least 64 MiB: below that the garbage collector
+// would run without pause on any real keyspace.
+func parseMemoryLimit(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+	num, shift := s, uint(0)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, shift = strings.TrimSuffix(s, u.suffix), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a whole number of bytes with an optional unit B, KiB, MiB, GiB or TiB, e.g. 450MiB")
+	}
+	if n > math.MaxInt64>>shift {
+		return 0, errors.New("too large")
+	}
+	n <<= shift
+	if n < 64<<20 {
+		return 0, errors.New("want at least 64MiB")
+	}
+	return n, nil
 }

@@ -139,6 +139,10 @@ func TestValidateRejects(t *testing.T) {
 		{"store name starting with a dot", func(c *ServeConfig) { c.Stores = []string{".s"} }, `store ".s"`},
 		{"zero body limit", func(c *ServeConfig) { c.MaxBodyBytes = 0 }, "max-body-bytes 0"},
 		{"zero shutdown timeout", func(c *ServeConfig) { c.ShutdownTimeout = 0 }, "shutdown-timeout"},
+		{"memory limit without number", func(c *ServeConfig) { c.MemoryLimit = "MiB" }, `memory-limit "MiB": want a whole number`},
+		{"memory limit with unknown unit", func(c *ServeConfig) { c.MemoryLimit = "512MB" }, `memory-limit "512MB": want a whole number`},
+		{"memory limit too small", func(c *ServeConfig) { c.MemoryLimit = "1MiB" }, "want at least 64MiB"},
+		{"memory limit overflowing", func(c *ServeConfig) { c.MemoryLimit = "9000000000TiB" }, "too large"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -162,5 +166,29 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	wantProblems(t, err, "join", "bootstrap-expect", "log-format")
 	if n := len(err.(*ConfigError).Problems); n != 3 {
 		t.Fatalf("want 3 problems, got %d:\n%v", n, err)
+	}
+}
+
+func TestParseMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"450MiB", 450 << 20},
+		{"1GiB", 1 << 30},
+		{"2TiB", 2 << 40},
+		{"65536KiB", 64 << 20},
+		{"67108864", 64 << 20},
+		{"67108864B", 64 << 20},
+	} {
+		got, err := parseMemoryLimit(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("parseMemoryLimit(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "-1GiB", "1.5GiB", "1 GiB", "GiB", "1gib"} {
+		if got, err := parseMemoryLimit(bad); err == nil {
+			t.Errorf("parseMemoryLimit(%q) = %d, want an error", bad, got)
+		}
 	}
 }
