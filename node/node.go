@@ -193,6 +193,9 @@ func (n *Node) createMemberlist() error {
 	mc.Events = eventDelegate{n}
 	mc.Logger = mlLog
 	mc.ProtocolVersion = memberlist.ProtocolVersionMax
+	// Delta batches are sized to fit one packet before memberlist sees them, so compressing them
+	// saves no packet; it cost 4-5 % of a node's CPU under eventual writes (LZW both ways).
+	mc.EnableCompression = false
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		nt.Shutdown()
