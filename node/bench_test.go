@@ -114,18 +114,30 @@ func pct(ds []time.Duration, p int) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// counterSum adds up every series of a counter family on member i.
-func counterSum(b *testing.B, c *cluster.Cluster, i int, name string) float64 {
+// counterSum adds up the series of a counter family on member i whose labels
+// include every name/value pair of labels.
+func counterSum(tb testing.TB, c *cluster.Cluster, i int, name string, labels ...string) float64 {
+	tb.Helper()
 	mfs, err := c.Members[i].Server.Registry().Gather()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	sum := 0.0
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
 		}
+	series:
 		for _, m := range mf.GetMetric() {
+			for j := 0; j+1 < len(labels); j += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || (lp.GetName() == labels[j] && lp.GetValue() == labels[j+1])
+				}
+				if !found {
+					continue series
+				}
+			}
 			sum += counterValue(m)
 		}
 	}

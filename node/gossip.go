@@ -83,36 +83,38 @@ func (d *disseminator) ship(items []crdt.KV, except string) {
 		rand.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
 		targets = targets[:min(d.n.cfg.Fanout, len(targets))]
 	}
-	for _, msg := range d.batches(items) {
-		for _, p := range targets {
-			if len(msg) <= d.n.cfg.PacketLimit {
-				if err := d.n.ml.SendBestEffort(p.node, msg); err != nil {
-					d.n.metrics.gossipErrors.WithLabelValues("udp").Inc()
-					continue
-				}
-				d.n.metrics.gossipBytes.WithLabelValues("udp").Add(float64(len(msg)))
-				d.n.metrics.gossipBatches.WithLabelValues("udp").Inc()
-				continue
-			}
-			d.sender(p).enqueue(msg)
+	msg := d.encode(items)
+	for _, p := range targets {
+		if len(msg) > d.n.cfg.PacketLimit {
+			d.sender(p).enqueue(items)
+			continue
 		}
+		if err := d.n.ml.SendBestEffort(p.node, msg); err != nil {
+			d.n.metrics.gossipErrors.WithLabelValues("udp").Inc()
+			continue
+		}
+		d.n.metrics.gossipBytes.WithLabelValues("udp").Add(float64(len(msg)))
+		d.n.metrics.gossipBatches.WithLabelValues("udp").Inc()
 	}
 }
 
-// batches encodes items into messages: packets of at most PacketLimit bytes
-// when the whole lot is small, else stream messages of up to 1 MiB.
-func (d *disseminator) batches(items []crdt.KV) [][]byte {
-	b := deltaBatch{From: d.n.cfg.NodeID, SentAt: d.n.clock.Now(), Items: items}
-	msg := appendDeltaBatch(nil, b)
-	if len(msg) <= d.n.cfg.PacketLimit || len(items) == 1 {
-		return [][]byte{msg}
-	}
-	const streamLimit = 1 << 20
-	if len(msg) <= streamLimit {
+// encode makes one delta message of items.
+func (d *disseminator) encode(items []crdt.KV) []byte {
+	return appendDeltaBatch(nil, deltaBatch{From: d.n.cfg.NodeID, SentAt: d.n.clock.Now(), Items: items})
+}
+
+// streamLimit bounds one stream message; larger lots are split.
+const streamLimit = 1 << 20
+
+// streamMessages encodes items into stream messages of at most streamLimit
+// bytes (a single item may exceed it).
+func (d *disseminator) streamMessages(items []crdt.KV) [][]byte {
+	msg := d.encode(items)
+	if len(msg) <= streamLimit || len(items) == 1 {
 		return [][]byte{msg}
 	}
 	half := len(items) / 2
-	return append(d.batches(items[:half]), d.batches(items[half:])...)
+	return append(d.streamMessages(items[:half]), d.streamMessages(items[half:])...)
 }
 
 // sender returns the stream sender of p, creating it on first use.
@@ -124,7 +126,7 @@ func (d *disseminator) sender(p peer) *peerSender {
 		if ok {
 			close(s.queue)
 		}
-		s = &peerSender{d: d, id: p.ID, addr: p.HTTPAddr, queue: make(chan []byte, 64)}
+		s = &peerSender{d: d, id: p.ID, addr: p.HTTPAddr, queue: make(chan []crdt.KV, 64)}
 		d.senders[p.ID] = s
 		if !d.closed {
 			go s.run()
@@ -147,15 +149,18 @@ func (d *disseminator) close() {
 }
 
 // peerSender posts stream batches to one peer, in order, over a kept-alive
-// connection. A full queue drops the batch: anti-entropy repairs the loss.
+// connection, one request at a time. Batches queued while a request is in
+// flight go together in the next one, so a slow peer gets fewer, larger
+// requests instead of a growing backlog of small ones. A full queue drops the
+// batch: anti-entropy repairs the loss.
 type peerSender struct {
 	d     *disseminator
 	id    string
 	addr  string
-	queue chan []byte
+	queue chan []crdt.KV
 }
 
-func (s *peerSender) enqueue(msg []byte) {
+func (s *peerSender) enqueue(items []crdt.KV) {
 	defer func() {
 		// The queue may be closed by a concurrent shutdown or address change.
 		if recover() != nil {
@@ -163,25 +168,53 @@ func (s *peerSender) enqueue(msg []byte) {
 		}
 	}()
 	select {
-	case s.queue <- msg:
+	case s.queue <- items:
 	default:
 		s.d.n.metrics.gossipErrors.WithLabelValues("queue-full").Inc()
 	}
 }
 
 func (s *peerSender) run() {
-	for msg := range s.queue {
-		ctx, cancel := context.WithTimeout(s.d.n.ctx, 5*time.Second)
-		err := s.d.n.postInternal(ctx, s.addr, pathDeltas, msg, nil)
-		cancel()
-		if err != nil {
-			s.d.n.metrics.gossipErrors.WithLabelValues("stream").Inc()
-			s.d.n.log.Debug("delta stream to peer failed", "peer", s.id, "err", err)
-			continue
+	for items := range s.queue {
+		items = s.drain(items)
+		for _, msg := range s.d.streamMessages(items) {
+			s.post(msg)
 		}
-		s.d.n.metrics.gossipBytes.WithLabelValues("stream").Add(float64(len(msg)))
-		s.d.n.metrics.gossipBatches.WithLabelValues("stream").Inc()
 	}
+}
+
+// drain appends every batch queued behind first, in queue order (a later
+// delta of a key joins after an earlier one, as they would one by one).
+func (s *peerSender) drain(first []crdt.KV) []crdt.KV {
+	items := first
+	for {
+		select {
+		case more, ok := <-s.queue:
+			if !ok {
+				return items
+			}
+			if len(items) == len(first) {
+				items = append(items[:len(items):len(items)], more...) // never write into first's array
+			} else {
+				items = append(items, more...)
+			}
+		default:
+			return items
+		}
+	}
+}
+
+func (s *peerSender) post(msg []byte) {
+	ctx, cancel := context.WithTimeout(s.d.n.ctx, 5*time.Second)
+	err := s.d.n.postInternal(ctx, s.addr, pathDeltas, msg, nil)
+	cancel()
+	if err != nil {
+		s.d.n.metrics.gossipErrors.WithLabelValues("stream").Inc()
+		s.d.n.log.Debug("delta stream to peer failed", "peer", s.id, "err", err)
+		return
+	}
+	s.d.n.metrics.gossipBytes.WithLabelValues("stream").Add(float64(len(msg)))
+	s.d.n.metrics.gossipBatches.WithLabelValues("stream").Inc()
 }
 
 // handleMessage receives a gossip packet or stream body from a peer. It is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -385,4 +386,44 @@ func TestGracefulRestartRejoinsQuickly(t *testing.T) {
 		t.Fatalf("rejoin took %v", took)
 	}
 	save(t, c.Members[victim].Node(), "after-rejoin", `"ok"`, lattice.Strong)
+}
+
+// Batches too large for one packet go over the kept-alive HTTP stream to each
+// peer without errors, and a burst of them arrives everywhere.
+func TestLargeDeltaBatchesGoOverTheStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	c := cluster.Start(t, 3, func(cfg *node.Config) { cfg.AntiEntropyInterval = time.Hour })
+	n1 := c.Members[0].Node()
+	big := `"` + strings.Repeat("v", 500) + `"`
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < 400; i += 16 {
+				req := node.SaveRequest{Key: fmt.Sprintf("big-%03d", i), Value: []byte(big), Consistency: lattice.Eventual}
+				if _, err := n1.Save(ctxT(t, 10*time.Second), req); err != nil {
+					t.Errorf("save %s: %v", req.Key, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := 1; i < 3; i++ {
+		n := c.Members[i].Node()
+		c.Eventually(10*time.Second, "all 400 keys on "+n.ID(), func() bool {
+			for k := range 400 {
+				if value(t, n, fmt.Sprintf("big-%03d", k), lattice.Eventual) == "" {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	if got := counterSum(t, c, 0, "lattice_gossip_sent_batches_total", "transport", "stream"); got == 0 {
+		t.Fatal("no batch went over the stream")
+	}
+	if got := counterSum(t, c, 0, "lattice_gossip_send_errors_total"); got != 0 {
+		t.Fatalf("%v gossip send errors", got)
+	}
 }
