@@ -117,7 +117,7 @@ func StartEtcdCluster(ctx context.Context, cfg EtcdConfig) (*EtcdCluster, error)
 			"--initial-cluster-state", "new",
 			"--logger", "zap",
 		}
-		if err := c.startMember(bin, name, args); err != nil {
+		if err := c.startMember(bin, name, args, cfg.Members); err != nil {
 			c.Stop()
 			return nil, err
 		}
@@ -151,7 +151,7 @@ func freePorts(n int) ([]int, error) {
 }
 
 // startMember launches one member with its output in <dir>/<name>.log.
-func (c *EtcdCluster) startMember(bin, name string, args []string) error {
+func (c *EtcdCluster) startMember(bin, name string, args []string, members int) error {
 	logPath := filepath.Join(c.dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -159,6 +159,7 @@ func (c *EtcdCluster) startMember(bin, name string, args []string) error {
 	}
 	defer f.Close() // the child holds its own descriptor
 	cmd := exec.Command(bin, args...)
+	cmd.Env = CPUShareEnv(os.Environ(), members)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("bench: etcd: start %s: %w", name, err)

@@ -112,7 +112,8 @@ its name.
 Ctrl-C stops the nodes gracefully (killing them after --stop-timeout) and removes
 the temporary directory; a second Ctrl-C kills them at once. The nodes inherit
 the environment, so LATTICE_LOG_LEVEL=debug or LATTICE_LOG_FORMAT=json apply to
-all three.`,
+all three. Each node gets a third of the CPUs (GOMAXPROCS, at least 1) unless
+GOMAXPROCS is set, as it would on a machine of its own.`,
 		Example: `  lattice dev
   lattice dev --data-dir ./dev-data --http-port 4500`,
 		Args: cobra.NoArgs,

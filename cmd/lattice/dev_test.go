@@ -2,10 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -142,6 +145,21 @@ func TestDevStartsThreeNodesWaitsAndStopsCleanly(t *testing.T) {
 	pids := h.pids()
 	if len(pids) != devNodes {
 		t.Fatalf("want %d children, saw %v in:\n%s", devNodes, pids, h.stderr)
+	}
+	// Each node gets an equal share of the CPUs unless GOMAXPROCS is set.
+	want := "GOMAXPROCS=" + strconv.Itoa(max(1, runtime.NumCPU()/devNodes))
+	if v, ok := os.LookupEnv("GOMAXPROCS"); ok {
+		want = "GOMAXPROCS=" + v
+	}
+	for name, pid := range pids {
+		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			t.Logf("not checking the children's GOMAXPROCS: %v", err)
+			break
+		}
+		if !slices.Contains(strings.Split(string(environ), "\x00"), want) {
+			t.Errorf("%s runs without %s", name, want)
+		}
 	}
 	// Each child's output carries its name; each joined the other two.
 	for i := range devNodes {

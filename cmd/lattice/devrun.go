@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/lattice-state/lattice/bench"
 )
 
 // devEnv is what runDev takes from the process: the binary to re-execute, the
@@ -41,6 +43,7 @@ func runDev(cfg devConfig, e devEnv) error {
 	if err != nil {
 		return err
 	}
+	env = bench.CPUShareEnv(env, devNodes)
 	d := &devCluster{
 		cfg:      cfg,
 		apiToken: envValue(env, envName("api-token")),
