@@ -86,7 +86,7 @@ func (d *disseminator) ship(items []crdt.KV, except string) {
 	msg := d.encode(items)
 	for _, p := range targets {
 		if len(msg) > d.n.cfg.PacketLimit {
-			d.sender(p).enqueue(items)
+			d.sender(p).enqueue(streamBatch{items: items, msg: msg})
 			continue
 		}
 		if err := d.n.ml.SendBestEffort(p.node, msg); err != nil {
@@ -126,7 +126,7 @@ func (d *disseminator) sender(p peer) *peerSender {
 		if ok {
 			close(s.queue)
 		}
-		s = &peerSender{d: d, id: p.ID, addr: p.HTTPAddr, queue: make(chan []crdt.KV, 64)}
+		s = &peerSender{d: d, id: p.ID, addr: p.HTTPAddr, queue: make(chan streamBatch, 64)}
 		d.senders[p.ID] = s
 		if !d.closed {
 			go s.run()
@@ -157,10 +157,16 @@ type peerSender struct {
 	d     *disseminator
 	id    string
 	addr  string
-	queue chan []crdt.KV
+	queue chan streamBatch
 }
 
-func (s *peerSender) enqueue(items []crdt.KV) {
+// streamBatch is a lot of deltas for the stream, with its encoding.
+type streamBatch struct {
+	items []crdt.KV
+	msg   []byte
+}
+
+func (s *peerSender) enqueue(b streamBatch) {
 	defer func() {
 		// The queue may be closed by a concurrent shutdown or address change.
 		if recover() != nil {
@@ -168,15 +174,19 @@ func (s *peerSender) enqueue(items []crdt.KV) {
 		}
 	}()
 	select {
-	case s.queue <- items:
+	case s.queue <- b:
 	default:
 		s.d.n.metrics.gossipErrors.WithLabelValues("queue-full").Inc()
 	}
 }
 
 func (s *peerSender) run() {
-	for items := range s.queue {
-		items = s.drain(items)
+	for b := range s.queue {
+		items := s.drain(b.items)
+		if len(items) == len(b.items) && len(b.msg) <= streamLimit {
+			s.post(b.msg) // nothing queued behind it: its encoding serves as is
+			continue
+		}
 		for _, msg := range s.d.streamMessages(items) {
 			s.post(msg)
 		}
@@ -194,9 +204,9 @@ func (s *peerSender) drain(first []crdt.KV) []crdt.KV {
 				return items
 			}
 			if len(items) == len(first) {
-				items = append(items[:len(items):len(items)], more...) // never write into first's array
+				items = append(items[:len(items):len(items)], more.items...) // never write into first's array
 			} else {
-				items = append(items, more...)
+				items = append(items, more.items...)
 			}
 		default:
 			return items

@@ -29,11 +29,11 @@ func keysOf(items []crdt.KV) []string {
 // queue order, without writing into the first batch's array (it is shared by
 // the senders of every peer).
 func TestPeerSenderDrainCoalescesInOrder(t *testing.T) {
-	s := &peerSender{queue: make(chan []crdt.KV, 8)}
+	s := &peerSender{queue: make(chan streamBatch, 8)}
 	backing := kvs("a", "b", "spare")
 	first := backing[:2]
-	s.queue <- kvs("c")
-	s.queue <- kvs("d", "e")
+	s.queue <- streamBatch{items: kvs("c")}
+	s.queue <- streamBatch{items: kvs("d", "e")}
 	got := keysOf(s.drain(first))
 	if want := []string{"a", "b", "c", "d", "e"}; !slices.Equal(got, want) {
 		t.Fatalf("drained %v, want %v", got, want)
