@@ -1,15 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lattice-state/lattice"
+	"github.com/lattice-state/lattice/internal/syncbuf"
 )
 
 // testOptions is a small closed-loop run of 200 operations against urls.
@@ -174,28 +173,10 @@ func TestRunAgainstReferenceServerEveryWorkload(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the progress goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestProgressLinePerInterval(t *testing.T) {
 	f := newFakeDapr(t, 40)
 	o := testOptions(TargetDapr, f.serve())
-	var out syncBuffer
+	var out syncbuf.Buffer
 	o.Progress = &out
 	o.ProgressInterval = 10 * time.Millisecond
 	o.Rate = 500

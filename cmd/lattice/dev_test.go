@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lattice-state/lattice/internal/syncbuf"
 )
 
 // devHarness runs runDev in the background with the test binary as the node
@@ -21,7 +23,7 @@ import (
 type devHarness struct {
 	t              *testing.T
 	cfg            devConfig
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	sigs           chan os.Signal
 	done           chan error
 	finished       bool // runDev's result was received
@@ -33,7 +35,7 @@ func newDevHarness(t *testing.T, cfg devConfig) *devHarness {
 	t.Helper()
 	base := freePorts(t, 3*devNodes)
 	cfg.HTTPPort, cfg.GossipPort, cfg.RaftPort = base, base+devNodes, base+2*devNodes
-	h := &devHarness{t: t, cfg: cfg, stdout: &syncBuffer{}, stderr: &syncBuffer{},
+	h := &devHarness{t: t, cfg: cfg, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{},
 		sigs: make(chan os.Signal, 4), done: make(chan error, 1), tmp: t.TempDir()}
 	t.Setenv("TMPDIR", h.tmp) // the dev data directory goes here
 	return h
@@ -304,7 +306,7 @@ func TestDevWithDataDirAndAPIToken(t *testing.T) {
 }
 
 func TestPrefixWriter(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	con := &console{out: &out, errOut: &out}
 	p := &prefixWriter{con: con, w: &out, prefix: "n1 | "}
 	for _, chunk := range []string{"one\ntw", "o\n", "three", "\nfour"} {

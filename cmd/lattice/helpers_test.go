@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,25 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lattice-state/lattice/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -46,12 +29,12 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // testApp is an app whose signals the test sends and whose output it reads.
 type testApp struct {
 	*app
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	sigs           chan os.Signal
 }
 
 func newTestApp(factory NodeFactory) *testApp {
-	ta := &testApp{stdout: &syncBuffer{}, stderr: &syncBuffer{}, sigs: make(chan os.Signal, 4)}
+	ta := &testApp{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, sigs: make(chan os.Signal, 4)}
 	ta.app = newApp(ta.stdout, ta.stderr, factory)
 	ta.lookupEnv = func(string) (string, bool) { return "", false }
 	ta.notify = func() (<-chan os.Signal, func()) { return ta.sigs, func() {} }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lattice-state/lattice/internal/syncbuf"
 	"github.com/lattice-state/lattice/test/jepsen"
 )
 
@@ -187,7 +188,7 @@ func TestJepsenInterrupt(t *testing.T) {
 // TestJepsenLateSignalKeepsVerdict: a signal that arrives once the run has finished its checks
 // does not turn a verdict into "interrupted".
 func TestJepsenLateSignalKeepsVerdict(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	err := verdict(syscall.SIGINT, jepsen.Result{Dir: "/r/late", Valid: jepsen.Valid}, nil, &out)
 	if err != nil || !strings.Contains(out.String(), "valid: true") {
 		t.Fatalf("err %v, stdout %q", err, out.String())

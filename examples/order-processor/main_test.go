@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,25 +18,8 @@ import (
 
 	"github.com/lattice-state/lattice"
 	"github.com/lattice-state/lattice/client"
+	"github.com/lattice-state/lattice/internal/syncbuf"
 )
-
-// syncBuffer collects concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // fakeCluster is a few nodes of a Dapr-compatible state API sharing one store, which can
 // all be made to refuse requests (503) at once.
@@ -134,9 +116,9 @@ func TestRideOutAnOutage(t *testing.T) {
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close()
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cfg := config{endpoints: []string{gone.URL, b.URL, c.URL}, resiliency: fastResiliency(t), appID: "order-processor",
 		store: "statestore", interval: time.Millisecond, first: 1, count: 8, verify: true}
 	done := make(chan error, 1)
