@@ -1,7 +1,6 @@
 package clientint
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lattice-state/lattice/client"
+	"github.com/lattice-state/lattice/internal/syncbuf"
 	"github.com/lattice-state/lattice/test/cluster"
 )
 
@@ -74,32 +74,13 @@ func (c *counter) hostCounts(baseURL string) (sent, ok int) {
 }
 
 // logBuffer collects a client's slog output. Safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 // contains reports whether the log holds s.
 func (b *logBuffer) contains(s string) bool { return strings.Contains(b.String(), s) }
 
 // len returns the length of the log so far, to search only what comes after.
-func (b *logBuffer) len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
+func (b *logBuffer) len() int { return len(b.String()) }
 
 // containsSince reports whether the log holds s after its first off bytes.
 func (b *logBuffer) containsSince(off int, s string) bool {
