@@ -120,9 +120,15 @@ type Options struct {
 	LagPrecision float64
 	// LagTimeout is how long a probe is polled before it counts as a timeout (--lag-timeout).
 	LagTimeout time.Duration
-	// Reference also runs the in-process reference server with the same options right before and
-	// right after the target, and reports every figure as a ratio target/reference (--reference).
+	// Reference also runs the reference server with the same options right before and right
+	// after the target, and reports every figure as a ratio target/reference (--reference).
 	Reference bool
+	// ReferenceCommand runs the reference server in a process of its own, as every target runs:
+	// the command (argv) serves it on a loopback port, writes its base URL as the first line of
+	// its standard output and exits when its standard input closes (`lattice reference-server`).
+	// Empty serves it in this process instead, where it shares the load generator's scheduler:
+	// on two cores that made it about 1.5 times as fast as the same server on its own.
+	ReferenceCommand []string
 	// Progress receives one line per ProgressInterval while the run lasts; nil = silent.
 	Progress io.Writer
 	// ProgressInterval is the progress and timeline period (--progress-interval).

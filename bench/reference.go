@@ -1,17 +1,25 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lattice-state/lattice/internal/syncbuf"
 )
 
 // ReferenceServer is the trivial Dapr-compatible server of reference mode: net/http and a
@@ -236,4 +244,132 @@ func writeCounter(w http.ResponseWriter, key, typ string, n int64) {
 		Value int64  `json:"value"`
 	}{key, typ, n}) // a struct of strings and an int always marshals
 	w.Write(b)
+}
+
+// startReference starts the reference server of one run, in a process of its own when
+// opts.ReferenceCommand is set, and returns its URL and the function that stops it. Stopping is
+// best effort: a failure is logged, the figures stand.
+func startReference(opts Options) (string, func(), error) {
+	log := opts.logger()
+	if len(opts.ReferenceCommand) > 0 {
+		p, err := startReferenceProcess(opts.ReferenceCommand)
+		if err != nil {
+			return "", nil, err
+		}
+		return p.url, func() {
+			if err := p.close(); err != nil {
+				log.Warn("stopping the reference server", "component", "bench", "err", err)
+			}
+		}, nil
+	}
+	srv, err := StartReferenceServer("127.0.0.1:0", log)
+	if err != nil {
+		return "", nil, err
+	}
+	return srv.URL(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), referenceStopTimeout)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			log.Warn("stopping the reference server", "component", "bench", "err", err)
+		}
+	}, nil
+}
+
+// How long a reference server process has to print its URL, and to exit once asked.
+const (
+	referenceStartTimeout = 10 * time.Second
+	referenceStopTimeout  = 5 * time.Second
+)
+
+// referenceProcess is a reference server running as a child process (Options.ReferenceCommand).
+type referenceProcess struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *syncbuf.Buffer
+	url    string
+	exited chan struct{} // closed once the process has been reaped
+	err    error         // its exit status, valid once exited is closed
+}
+
+// startReferenceProcess runs argv and waits for the base URL on its first line of output.
+func startReferenceProcess(argv []string) (*referenceProcess, error) {
+	p := &referenceProcess{cmd: exec.Command(argv[0], argv[1:]...), stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
+	p.cmd.Stderr = p.stderr
+	stdin, err := p.cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("bench: reference server: %w", err)
+	}
+	p.stdin = stdin
+	// A pipe of our own rather than StdoutPipe, which Wait closes under a concurrent reader.
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("bench: reference server: %w", err)
+	}
+	p.cmd.Stdout = wr
+	err = p.cmd.Start()
+	wr.Close() // the child holds its own copy
+	if err != nil {
+		rd.Close()
+		stdin.Close()
+		return nil, fmt.Errorf("bench: reference server: %w", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	first := make(chan string, 1)
+	go func() {
+		defer rd.Close()
+		br := bufio.NewReader(rd)
+		line, _ := br.ReadString('\n')
+		first <- strings.TrimSpace(line)
+		_, _ = io.Copy(io.Discard, br) // anything else it prints
+	}()
+	timer := time.NewTimer(referenceStartTimeout)
+	defer timer.Stop()
+	select {
+	case p.url = <-first:
+	case <-timer.C:
+	}
+	if u, err := url.Parse(p.url); err != nil || u.Scheme != "http" || u.Host == "" {
+		_ = p.close()
+		return nil, fmt.Errorf("bench: reference server %q printed %q, not its URL: %s", argv[0], p.url, strings.TrimSpace(p.stderr.String()))
+	}
+	return p, nil
+}
+
+// close asks the process to exit by closing its standard input, kills it if it has not exited
+// within referenceStopTimeout, and reports an unclean exit.
+func (p *referenceProcess) close() error {
+	p.stdin.Close()
+	timer := time.NewTimer(referenceStopTimeout)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+	case <-timer.C:
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("bench: reference server did not exit within %v of its input closing; killed", referenceStopTimeout)
+	}
+	if p.err != nil {
+		return fmt.Errorf("bench: reference server: %w: %s", p.err, strings.TrimSpace(p.stderr.String()))
+	}
+	return nil
+}
+
+// ServeReference is the body of a ReferenceCommand: it serves a reference server on addr,
+// writes its base URL and a newline to out, and serves until stop is closed.
+func ServeReference(addr string, out io.Writer, stop <-chan struct{}, logger *slog.Logger) error {
+	srv, err := StartReferenceServer(addr, logger)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(out, srv.URL()); err != nil {
+		_ = srv.Close(context.Background())
+		return fmt.Errorf("bench: reference server: writing its URL: %w", err)
+	}
+	<-stop
+	ctx, cancel := context.WithTimeout(context.Background(), referenceStopTimeout)
+	defer cancel()
+	return srv.Close(ctx)
 }

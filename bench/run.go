@@ -13,8 +13,8 @@ import (
 )
 
 // Run measures opts.Workload against opts.Target and returns its figures. With opts.Reference it
-// also measures the in-process reference server with the same options right before and right
-// after the target, and fills Result.Reference and Result.Ratio. Failed operations are figures,
+// also measures the reference server (see Options.ReferenceCommand) with the same options right
+// before and right after the target, and fills Result.Reference and Result.Ratio. Failed operations are figures,
 // not errors: Run fails only on invalid options, a failed preload or a reference server that
 // cannot start. When ctx is cancelled Run returns the figures so far with ctx's error.
 func Run(ctx context.Context, opts Options) (*Result, error) {
@@ -45,17 +45,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 // runReference measures a fresh reference server with opts' workload and load shape.
 func runReference(ctx context.Context, opts Options) (measured, error) {
-	srv, err := StartReferenceServer("127.0.0.1:0", opts.logger())
+	url, stop, err := startReference(opts)
 	if err != nil {
 		return measured{}, err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Close(sctx) // best effort: the listener is ours and goes away with the process
-	}()
+	defer stop()
 	opts.Target = TargetDapr
-	opts.URLs = []string{srv.URL()}
+	opts.URLs = []string{url}
 	opts.APIToken = ""
 	m, err := runOnce(ctx, opts, "reference")
 	if err != nil {

@@ -45,10 +45,11 @@ measured from each request's intended send time. It ends after --duration or
 --ops, whichever comes first. A progress line goes to stderr every
 --progress-interval, the table (or --json) to stdout at the end.
 
---reference also measures a trivial in-process HTTP server with the same load,
-right before and right after the target, and reports each figure as a ratio of
-it. --etcd starts a local three-member etcd cluster (the etcd binary must be
-installed: Debian's etcd-server) and measures it instead.
+--reference also measures a trivial HTTP server (net/http and a map, in a
+process of its own) with the same load, right before and right after the
+target, and reports each figure as a ratio of it. --etcd starts a local
+three-member etcd cluster (the etcd binary must be installed: Debian's
+etcd-server) and measures it instead.
 
 Ctrl-C stops the run and prints the figures so far (exit 0); a second Ctrl-C
 exits at once.`,
@@ -100,7 +101,7 @@ func (b *benchCmd) bindFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.LagPoll, "lag-poll", o.LagPoll, "Lattice: shortest pause between two polls for a probe's value")
 	f.Float64Var(&o.LagPrecision, "lag-precision", o.LagPrecision, "Lattice: longest pause between two polls as a fraction of the probe's age (0: always --lag-poll)")
 	f.DurationVar(&o.LagTimeout, "lag-timeout", o.LagTimeout, "Lattice: how long a probe is polled before it counts as a timeout")
-	f.BoolVar(&o.Reference, "reference", o.Reference, "also measure a trivial in-process HTTP server and report ratios to it")
+	f.BoolVar(&o.Reference, "reference", o.Reference, "also measure a trivial HTTP server in its own process and report ratios to it")
 	f.DurationVar(&o.ProgressInterval, "progress-interval", o.ProgressInterval, "period of the progress lines and of the latency timeline")
 	f.BoolVar(&b.json, "json", b.json, "print the figures as JSON on stdout")
 	f.StringVar(&b.plot, "plot", b.plot, "also write a plot of latency over time to `PATH` (.png, .svg, .pdf)")
@@ -131,6 +132,13 @@ func (b *benchCmd) options(cmd *cobra.Command) (bench.Options, error) {
 		}
 		opts.Target = bench.TargetEtcd
 		opts.URLs = []string{"http://127.0.0.1:2379"} // checked now, replaced by the cluster's own
+	}
+	if opts.Reference {
+		self, err := os.Executable()
+		if err != nil {
+			return opts, fmt.Errorf("lattice bench: --reference runs this binary as the reference server: %w", err)
+		}
+		opts.ReferenceCommand = []string{self, referenceServerCmd}
 	}
 	if b.plot != "" && !slices.Contains(plotFormats, strings.ToLower(filepath.Ext(b.plot))) {
 		return opts, usagef(cmd, "--plot %s: want a file ending in one of %s", b.plot, strings.Join(plotFormats, " "))

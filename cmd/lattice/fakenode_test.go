@@ -28,6 +28,10 @@ const (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode) // as main does
+	if len(os.Args) > 1 && os.Args[1] == referenceServerCmd {
+		// lattice bench --reference runs os.Executable(), this test binary, as its reference server.
+		os.Exit(run(os.Args[1:], newApp(os.Stdout, os.Stderr, nil)))
+	}
 	if os.Getenv(fakeNodeEnv) != "" {
 		factory := func(cfg ServeConfig, logger *slog.Logger) (Node, error) {
 			return newFakeNode(cfg, logger, func(n *fakeNode) {

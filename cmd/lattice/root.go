@@ -64,6 +64,7 @@ Run one node:                       lattice serve --help`,
 		newClusterCmd(a),
 		newBenchCmd(a),
 		newJepsenCmd(a),
+		newReferenceServerCmd(a),
 	)
 	return root
 }

@@ -1,5 +1,6 @@
 // Package syncbuf provides a bytes.Buffer that is safe for concurrent writers and readers, for
-// tests that collect the output of goroutines (logs, progress lines, child processes).
+// collecting the output of goroutines and child processes (logs, progress lines, a child's
+// standard error).
 package syncbuf
 
 import (
