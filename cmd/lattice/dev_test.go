@@ -156,11 +156,17 @@ func TestDevStartsThreeNodesWaitsAndStopsCleanly(t *testing.T) {
 	for name, pid := range pids {
 		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 		if err != nil {
-			t.Logf("not checking the children's GOMAXPROCS: %v", err)
+			t.Logf("not checking the children's environment: %v", err)
 			break
 		}
-		if !slices.Contains(strings.Split(string(environ), "\x00"), want) {
+		vars := strings.Split(string(environ), "\x00")
+		if !slices.Contains(vars, want) {
 			t.Errorf("%s runs without %s", name, want)
+		}
+		if !slices.ContainsFunc(vars, func(kv string) bool {
+			return strings.HasPrefix(kv, "GODEBUG=") && strings.Contains(kv, "schedtrace=")
+		}) {
+			t.Errorf("%s runs without the sysmon setting of internal/procenv", name)
 		}
 	}
 	// Each child's output carries its name; each joined the other two.

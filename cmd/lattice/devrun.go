@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lattice-state/lattice/bench"
+	"github.com/lattice-state/lattice/internal/procenv"
 )
 
 // devEnv is what runDev takes from the process: the binary to re-execute, the
@@ -43,7 +44,7 @@ func runDev(cfg devConfig, e devEnv) error {
 	if err != nil {
 		return err
 	}
-	env = bench.CPUShareEnv(env, devNodes)
+	env = procenv.WithSysmonPolling(bench.CPUShareEnv(env, devNodes))
 	d := &devCluster{
 		cfg:      cfg,
 		apiToken: envValue(env, envName("api-token")),

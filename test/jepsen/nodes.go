@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lattice-state/lattice/internal/procenv"
 )
 
 // procState is what the suite believes a node process is doing.
@@ -83,7 +85,8 @@ func (c serveConfig) serveArgs(i int, dataDir string, extra []string) []string {
 }
 
 // nodeEnv is the environment of a node: the suite's own minus LATTICE_* variables, so that an
-// operator's settings never leak into the cluster under test.
+// operator's settings never leak into the cluster under test, with the Go runtime settings
+// `lattice dev` and the image give their nodes.
 func nodeEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -91,7 +94,7 @@ func nodeEnv() []string {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return procenv.WithSysmonPolling(env)
 }
 
 // start launches a new incarnation with the given extra flags.

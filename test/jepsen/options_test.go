@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/lattice-state/lattice/internal/procenv"
 )
 
 func validOptions() Options {
@@ -101,6 +103,9 @@ func TestNodeEnvDropsLatticeVariables(t *testing.T) {
 	env := strings.Join(nodeEnv(), "\n")
 	if strings.Contains(env, "LATTICE_HTTP_ADDR") || !strings.Contains(env, "JEPSEN_KEEP=1") {
 		t.Fatal("environment not filtered")
+	}
+	if !strings.Contains(env, procenv.SysmonPolling) {
+		t.Fatalf("nodes do not get the runtime settings of lattice dev: %s", env)
 	}
 }
 
