@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+	"github.com/lattice-state/lattice/internal/procenv"
 	"github.com/lattice-state/lattice/test/jepsen"
 )
 
@@ -16,8 +18,19 @@ func main() {
 	// The HTTP API is built on gin, whose process-wide default is a debug mode
 	// that prints every route; the product runs in release mode.
 	gin.SetMode(gin.ReleaseMode)
+	if len(os.Args) > 1 && slices.Contains(longRunning, os.Args[1]) {
+		if err := procenv.Reexec(); err != nil {
+			fmt.Fprintf(os.Stderr, "lattice: running without GODEBUG=%s: %v\n", procenv.SysmonPolling, err)
+		}
+	}
 	os.Exit(run(os.Args[1:], newApp(os.Stdout, os.Stderr, wireNode)))
 }
+
+// longRunning are the commands that serve or load a server for a long time: they start over
+// with the Go runtime setting of internal/procenv (the sysmon kept polling), unless GODEBUG
+// already sets schedtrace. The processes they start inherit it: etcd members, the reference
+// server, so every Go process of a comparison runs alike.
+var longRunning = []string{"serve", "bench", referenceServerCmd}
 
 // app is what the commands take from the outside world. Tests build their own
 // with fake writers, environment, signals and node factory.
