@@ -14,9 +14,9 @@ import (
 
 // Run measures opts.Workload against opts.Target and returns its figures. With opts.Reference it
 // also measures the reference server (see Options.ReferenceCommand) with the same options right
-// before and right after the target, and fills Result.Reference and Result.Ratio. Failed operations are figures,
-// not errors: Run fails only on invalid options, a failed preload or a reference server that
-// cannot start. When ctx is cancelled Run returns the figures so far with ctx's error.
+// before and right after the target, and fills Result.Reference and Result.Ratio. Failed
+// operations are figures, not errors: Run fails only on invalid options, a failed preload or a
+// reference server that cannot start. When ctx is cancelled Run returns the figures so far with ctx's error.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 
 	"github.com/lattice-state/lattice/bench"
 	"github.com/spf13/cobra"
@@ -12,7 +13,7 @@ import (
 const referenceServerCmd = "reference-server"
 
 // newReferenceServerCmd is the hidden `lattice reference-server`: bench's trivial reference
-// server, which prints its URL and serves until its standard input closes or a signal arrives.
+// server, which prints its URL and serves until its standard input closes or SIGTERM arrives.
 func newReferenceServerCmd(a *app) *cobra.Command {
 	addr := "127.0.0.1:0"
 	cmd := &cobra.Command{
@@ -30,17 +31,26 @@ func newReferenceServerCmd(a *app) *cobra.Command {
 				_, _ = io.Copy(io.Discard, a.stdin) // until the parent closes it or exits
 				close(stop)
 			}()
+			// SIGINT is ignored: a Ctrl-C at the terminal reaches the whole process group, and
+			// lattice bench, which prints the figures so far on the first one, stops this
+			// server itself by closing its input once the run has ended.
 			sigs, unwatch := a.notify()
 			defer unwatch()
-			both := make(chan struct{})
+			done := make(chan struct{})
 			go func() {
-				select {
-				case <-stop:
-				case <-sigs:
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					case sig := <-sigs:
+						if sig != os.Interrupt {
+							return
+						}
+					}
 				}
-				close(both)
 			}()
-			return bench.ServeReference(addr, a.stdout, both, logger)
+			return bench.ServeReference(addr, a.stdout, done, logger)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", addr, "address to listen on")

@@ -10,8 +10,9 @@ import "strings"
 // on a 2-core machine that was about a fifth of a node's CPU and halved the rate of strong
 // operations (docs/performance.md). schedtrace is the only switch the runtime offers for it
 // (runtime/proc.go: "sysmon should not enter deep sleep if schedtrace is enabled"); its period,
-// the largest it takes (about 24.8 days of the machine's uptime), keeps the trace itself silent
-// in practice: one line on standard error at most per period.
+// the largest it takes (2^31-1 ms, 24.8 days of the monotonic clock, which counts from boot),
+// keeps the trace itself nearly silent: one line on standard error at start on a machine up for
+// longer than that, and one per period after.
 const SysmonPolling = "schedtrace=2147483647"
 
 // WithSysmonPolling returns env with SysmonPolling added to GODEBUG, unless GODEBUG already
