@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/lattice-state/lattice/internal/procenv"
 	"github.com/spf13/cobra"
 )
 
@@ -84,6 +85,12 @@ func serve(cfg ServeConfig, a *app) error {
 	if cfg.MemoryLimit != "" {
 		limit, _ := parseMemoryLimit(cfg.MemoryLimit) // validated above
 		debug.SetMemoryLimit(limit)
+	}
+	// Unless the operator set GOGC, collect after at least DefaultHeapFloor of allocation.
+	if _, set := a.lookupEnv("GOGC"); !set {
+		gcCtx, stopGC := context.WithCancel(context.Background())
+		defer stopGC()
+		go procenv.KeepHeapFloor(gcCtx, procenv.DefaultHeapFloor, time.Second)
 	}
 	adv, err := cfg.advertised(context.Background())
 	if err != nil {
