@@ -10,7 +10,7 @@ import (
 // The request path's own cost: routing, middleware, decoding and the response, over the fake
 // backend (a mutex and a map), without a network. go test -run x -bench . -benchmem ./httpapi/
 func benchmarkRequest(b *testing.B, method, target, body string, want int) {
-	h := newHarness(&testing.T{})
+	h := newHarness(b)
 	h.b.put(BackendKey("statestore", "k1"), `"`+string(bytes.Repeat([]byte("v"), 98))+`"`)
 	handler := h.srv.Handler()
 	req := httptest.NewRequest(method, target, nil)

@@ -21,14 +21,14 @@ func TestMain(m *testing.M) {
 
 // harness is a Server over a fakeBackend and a fakeCluster, with stores "statestore" and "other".
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	srv *Server
 	b   *fakeBackend
 	cl  *fakeCluster
 	reg *prometheus.Registry
 }
 
-func newHarness(t *testing.T, opts ...func(*Config)) *harness {
+func newHarness(t testing.TB, opts ...func(*Config)) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.ID = "node-1"
