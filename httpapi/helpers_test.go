@@ -64,7 +64,7 @@ func (h *harness) do(method, target, body string, hdr ...string) *httptest.Respo
 }
 
 // wantStatus fails the test unless rr has the status.
-func wantStatus(t *testing.T, rr *httptest.ResponseRecorder, status int) {
+func wantStatus(t testing.TB, rr *httptest.ResponseRecorder, status int) {
 	t.Helper()
 	if rr.Code != status {
 		t.Fatalf("status %d, want %d; body %s", rr.Code, status, rr.Body.String())
@@ -72,7 +72,7 @@ func wantStatus(t *testing.T, rr *httptest.ResponseRecorder, status int) {
 }
 
 // wantError checks a Dapr error response: status, JSON content type, errorCode, a message.
-func wantError(t *testing.T, rr *httptest.ResponseRecorder, status int, code string) errorBody {
+func wantError(t testing.TB, rr *httptest.ResponseRecorder, status int, code string) errorBody {
 	t.Helper()
 	wantStatus(t, rr, status)
 	if ct := rr.Header().Get("Content-Type"); ct != "application/json" {
