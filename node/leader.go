@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,7 +47,10 @@ func (n *Node) tryBootstrap() bool {
 	}
 	first := members[:n.cfg.BootstrapExpect]
 	if first[0].ID != n.cfg.NodeID {
-		return true // the chosen member bootstraps; the leader adds us
+		// The chosen member bootstraps, with us among its voters if we are in first;
+		// otherwise the leader adds us.
+		n.bootstrapVoter.Store(slices.ContainsFunc(first, func(m peer) bool { return m.ID == n.cfg.NodeID }))
+		return true
 	}
 	servers := make([]raft.Server, len(first))
 	for i, m := range first {
@@ -187,7 +191,7 @@ func (n *Node) leave(ctx context.Context) {
 	// Keep trying for as long as the shutdown allows, not just one strong
 	// timeout: an election under load must not leave a departed voter. Stop
 	// once this node is out of the configuration or the last voter in it.
-	for n.otherVoters() {
+	for n.mayBeVoter() {
 		err := n.withLeader(ctx, func(ctx context.Context, local bool, leaderHTTP string) error {
 			if local {
 				return n.removeServer(ctx, n.cfg.NodeID)
@@ -204,6 +208,19 @@ func (n *Node) leave(ctx context.Context) {
 		}
 		n.log.Info("leaving the raft configuration, retrying", "err", err)
 	}
+}
+
+// mayBeVoter reports whether the leader's Raft configuration may hold this
+// node beside other voters: this node's copy of the configuration does, or no
+// copy has reached it yet and another member bootstrapped Raft with it (a node
+// stopped right after the cluster formed; the leader lists it before this node
+// hears from the leader).
+func (n *Node) mayBeVoter() bool {
+	servers, err := n.store.Servers()
+	if err == nil && len(servers) == 0 {
+		return n.bootstrapVoter.Load()
+	}
+	return n.otherVoters()
 }
 
 // otherVoters reports whether this node is in the Raft configuration

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -38,8 +39,11 @@ type Node struct {
 	raftAdvertise string
 	gossipAddr    string
 	removals      removals
-	forwards      *coalescer[[]byte, forwarded] // strong writes forwarded to the leader
-	barriers      *coalescer[struct{}, uint64]  // read points asked of the leader
+	// bootstrapVoter: another member bootstraps Raft with this node among its voters (see
+	// tryBootstrap), so the leader may count it before this node holds any configuration.
+	bootstrapVoter atomic.Bool
+	forwards       *coalescer[[]byte, forwarded] // strong writes forwarded to the leader
+	barriers       *coalescer[struct{}, uint64]  // read points asked of the leader
 	// replicaID names this boot of the node in dots, counters and stamps.
 	// The replica is rebuilt from the committed state at start, so dots this
 	// node made before a restart and never folded may live on only in peers:
