@@ -90,7 +90,7 @@ func serve(cfg ServeConfig, a *app) error {
 	if _, set := a.lookupEnv("GOGC"); !set {
 		gcCtx, stopGC := context.WithCancel(context.Background())
 		defer stopGC()
-		go procenv.KeepHeapFloor(gcCtx, procenv.DefaultHeapFloor, time.Second)
+		go procenv.KeepHeapFloor(gcCtx, procenv.DefaultHeapFloor)
 	}
 	adv, err := cfg.advertised(context.Background())
 	if err != nil {

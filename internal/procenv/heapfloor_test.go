@@ -2,18 +2,11 @@ package procenv
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"testing"
 	"time"
 )
-
-// gogc reads the current GOGC without setting it.
-func gogc() int {
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	return int(int64(s[0].Value.Uint64()))
-}
 
 func TestGCPercentFor(t *testing.T) {
 	const mib = 1 << 20
@@ -36,8 +29,8 @@ func TestGCPercentFor(t *testing.T) {
 	}
 }
 
-// TestKeepHeapFloorRaisesAndRestoresGOGC runs the loop on this process, whose live heap is far
-// below a 1 GiB floor, and checks the setting while it runs and after it ends.
+// TestKeepHeapFloorRaisesAndRestoresGOGC runs the tuner on this process, whose live heap is far
+// below a 1 GiB floor, forces collections until the setting follows, and checks it is restored.
 func TestKeepHeapFloorRaisesAndRestoresGOGC(t *testing.T) {
 	base := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(base)
@@ -45,31 +38,35 @@ func TestKeepHeapFloorRaisesAndRestoresGOGC(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		KeepHeapFloor(ctx, 1<<30, time.Millisecond)
+		KeepHeapFloor(ctx, 1<<30)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		p := gogc()
-		if p == maxGCPercent {
-			break
-		}
+	for gcPercent() != maxGCPercent {
 		if time.Now().After(deadline) {
-			t.Fatalf("GOGC still %d, want %d", p, maxGCPercent)
+			t.Fatalf("GOGC still %d after collections, want %d", gcPercent(), maxGCPercent)
 		}
+		runtime.GC()                 // each collection runs the tuner's cleanup
 		time.Sleep(time.Millisecond) // polling interval, not synchronisation
 	}
+	// A second tuner in the same process stands aside instead of taking 2000 as its base.
+	KeepHeapFloor(context.Background(), 1<<20)
 	cancel()
 	<-done
-	if p := gogc(); p != 100 {
-		t.Fatalf("GOGC %d after the loop ended, want 100 restored", p)
+	if p := gcPercent(); p != 100 {
+		t.Fatalf("GOGC %d after the tuner ended, want 100 restored", p)
+	}
+	runtime.GC()
+	runtime.GC() // a cleanup of the ended tuner must not raise it again
+	if p := gcPercent(); p != 100 {
+		t.Fatalf("GOGC %d after collections with the tuner ended, want 100", p)
 	}
 }
 
 func TestKeepHeapFloorLeavesGCOff(t *testing.T) {
 	base := debug.SetGCPercent(-1)
 	defer debug.SetGCPercent(base)
-	KeepHeapFloor(context.Background(), 1<<30, time.Millisecond) // returns at once
-	if p := gogc(); p != -1 {
+	KeepHeapFloor(context.Background(), 1<<30) // returns at once
+	if p := gcPercent(); p != -1 {
 		t.Fatalf("GOGC %d, want off", p)
 	}
 }
