@@ -190,8 +190,14 @@ func (n *Node) leave(ctx context.Context) {
 	}
 	// Keep trying for as long as the shutdown allows, not just one strong
 	// timeout: an election under load must not leave a departed voter. Stop
-	// once this node is out of the configuration or the last voter in it.
-	for n.mayBeVoter() {
+	// once this node is out of the configuration or the last voter in it. A
+	// node that only guesses it is a voter (no configuration has reached it)
+	// tries once: its guess may be wrong, and no leader may ever answer.
+	for {
+		known, voter := n.voterStatus()
+		if !voter {
+			return
+		}
 		err := n.withLeader(ctx, func(ctx context.Context, local bool, leaderHTTP string) error {
 			if local {
 				return n.removeServer(ctx, n.cfg.NodeID)
@@ -202,7 +208,7 @@ func (n *Node) leave(ctx context.Context) {
 			n.log.Info("left the raft configuration")
 			return
 		}
-		if ctx.Err() != nil || !retryable(err) {
+		if ctx.Err() != nil || !retryable(err) || !known {
 			n.log.Warn("could not leave the raft configuration", "err", err)
 			return
 		}
@@ -210,17 +216,17 @@ func (n *Node) leave(ctx context.Context) {
 	}
 }
 
-// mayBeVoter reports whether the leader's Raft configuration may hold this
-// node beside other voters: this node's copy of the configuration does, or no
-// copy has reached it yet and another member bootstrapped Raft with it (a node
-// stopped right after the cluster formed; the leader lists it before this node
-// hears from the leader).
-func (n *Node) mayBeVoter() bool {
+// voterStatus reports whether the leader's Raft configuration may hold this
+// node beside other voters, and whether that is known from this node's copy
+// of the configuration (known) or guessed: no copy has reached this node yet
+// but another member bootstrapped Raft with it (a node stopped right after
+// the cluster formed; the leader lists it before this node hears from it).
+func (n *Node) voterStatus() (known, voter bool) {
 	servers, err := n.store.Servers()
 	if err == nil && len(servers) == 0 {
-		return n.bootstrapVoter.Load()
+		return false, n.bootstrapVoter.Load()
 	}
-	return n.otherVoters()
+	return true, n.otherVoters()
 }
 
 // otherVoters reports whether this node is in the Raft configuration
