@@ -18,8 +18,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lattice-state/lattice/internal/syncbuf"
 )
 
 // ReferenceServer is the trivial Dapr-compatible server of reference mode: net/http and a
@@ -285,7 +283,7 @@ const (
 type referenceProcess struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *syncbuf.Buffer
+	stderr *cappedBuffer
 	url    string
 	exited chan struct{} // closed once the process has been reaped
 	err    error         // its exit status, valid once exited is closed
@@ -293,8 +291,11 @@ type referenceProcess struct {
 
 // startReferenceProcess runs argv and waits for the base URL on its first line of output.
 func startReferenceProcess(argv []string) (*referenceProcess, error) {
-	p := &referenceProcess{cmd: exec.Command(argv[0], argv[1:]...), stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
+	p := &referenceProcess{cmd: exec.Command(argv[0], argv[1:]...), stderr: &cappedBuffer{max: 64 << 10}, exited: make(chan struct{})}
 	p.cmd.Stderr = p.stderr
+	ownProcessGroup(p.cmd)
+	// Wait gives up on output pipes a grandchild still holds this long after the child exits.
+	p.cmd.WaitDelay = referenceStopTimeout
 	stdin, err := p.cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("bench: reference server: %w", err)
@@ -303,6 +304,7 @@ func startReferenceProcess(argv []string) (*referenceProcess, error) {
 	// A pipe of our own rather than StdoutPipe, which Wait closes under a concurrent reader.
 	rd, wr, err := os.Pipe()
 	if err != nil {
+		stdin.Close()
 		return nil, fmt.Errorf("bench: reference server: %w", err)
 	}
 	p.cmd.Stdout = wr
@@ -355,6 +357,29 @@ func (p *referenceProcess) close() error {
 		return fmt.Errorf("bench: reference server: %w: %s", p.err, strings.TrimSpace(p.stderr.String()))
 	}
 	return nil
+}
+
+// cappedBuffer keeps the first max bytes written to it (a child's standard error, for error
+// messages) and drops the rest. Safe for concurrent use.
+type cappedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - len(b.buf); room > 0 {
+		b.buf = append(b.buf, p[:min(len(p), room)]...)
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // ServeReference is the body of a ReferenceCommand: it serves a reference server on addr,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 
 	"github.com/lattice-state/lattice/bench"
 	"github.com/spf13/cobra"
@@ -13,7 +12,9 @@ import (
 const referenceServerCmd = "reference-server"
 
 // newReferenceServerCmd is the hidden `lattice reference-server`: bench's trivial reference
-// server, which prints its URL and serves until its standard input closes or SIGTERM arrives.
+// server, which prints its URL and serves until its standard input closes or a signal arrives.
+// lattice bench starts it in a process group of its own, so a Ctrl-C of the bench does not
+// reach it; the bench closes its input when the run has ended.
 func newReferenceServerCmd(a *app) *cobra.Command {
 	addr := "127.0.0.1:0"
 	cmd := &cobra.Command{
@@ -31,23 +32,14 @@ func newReferenceServerCmd(a *app) *cobra.Command {
 				_, _ = io.Copy(io.Discard, a.stdin) // until the parent closes it or exits
 				close(stop)
 			}()
-			// SIGINT is ignored: a Ctrl-C at the terminal reaches the whole process group, and
-			// lattice bench, which prints the figures so far on the first one, stops this
-			// server itself by closing its input once the run has ended.
 			sigs, unwatch := a.notify()
 			defer unwatch()
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				for {
-					select {
-					case <-stop:
-						return
-					case sig := <-sigs:
-						if sig != os.Interrupt {
-							return
-						}
-					}
+				select {
+				case <-stop:
+				case <-sigs:
 				}
 			}()
 			return bench.ServeReference(addr, a.stdout, done, logger)

@@ -1,6 +1,5 @@
 // Package syncbuf provides a bytes.Buffer that is safe for concurrent writers and readers, for
-// collecting the output of goroutines and child processes (logs, progress lines, a child's
-// standard error).
+// tests that collect the output of goroutines (logs, progress lines, child processes).
 package syncbuf
 
 import (
