@@ -12,7 +12,8 @@ import "strings"
 // (runtime/proc.go: "sysmon should not enter deep sleep if schedtrace is enabled"); its period,
 // the largest it takes (2^31-1 ms, 24.8 days of the monotonic clock, which counts from boot),
 // keeps the trace itself nearly silent: one line on standard error at start on a machine up for
-// longer than that, and one per period after.
+// longer than that, and one per period after. A fatal runtime error also prints the scheduler's
+// state before the goroutine dump.
 const SysmonPolling = "schedtrace=2147483647"
 
 // WithSysmonPolling returns env with SysmonPolling added to GODEBUG, unless GODEBUG already

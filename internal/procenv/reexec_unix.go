@@ -17,9 +17,13 @@ func Reexec() error {
 	if hasSetting(os.Getenv("GODEBUG"), "schedtrace") {
 		return nil
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return err
+	// Linux names the running binary itself, even if a package upgrade has replaced the file
+	// since; os.Executable would name the file, and so start a different version.
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return err
+		}
 	}
 	return syscall.Exec(exe, os.Args, WithSysmonPolling(os.Environ()))
 }
