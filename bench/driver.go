@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"net/http"
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // driver opens sessions on one protocol. A driver is safe for concurrent use; a session is not.
@@ -63,7 +63,7 @@ const (
 // classify names the kind of a failed operation, for Result.ErrorKinds.
 func classify(err error) string {
 	var se *statusError
-	var ne net.Error
+	var te interface{ Timeout() bool } // net.Error's, and fasthttp's timeout, which is not one
 	switch {
 	case errors.As(err, &se):
 		return "http " + strconv.Itoa(se.code)
@@ -71,63 +71,72 @@ func classify(err error) string {
 		return KindConflict
 	case errors.Is(err, errBadResponse):
 		return KindBadResponse
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &te) && te.Timeout():
 		return KindTimeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return KindRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return KindReset
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, fasthttp.ErrDialTimeout):
+		return KindTimeout
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, fasthttp.ErrConnectionClosed):
 		return KindEOF
 	}
 	return KindNetwork
 }
 
-// httpClient is the tuned client every session of a run shares.
+// httpClient is the client every session of a run shares. It is fasthttp's: a request is written
+// and its response read on the calling goroutine, where net/http's client hands each request to a
+// connection's writer and reader goroutines and back. On a machine whose cores the load generator
+// shares with the target that hand-off is CPU taken from the target (docs/performance.md).
 type httpClient struct {
-	c     *http.Client
-	token string
+	c       *fasthttp.Client
+	timeout time.Duration
+	token   string
 }
 
-// newHTTPClient keeps up to conns connections alive per host and sends no compression headers.
+// newHTTPClient opens up to conns connections per host, keeps them alive and sends no compression
+// or User-Agent headers.
 func newHTTPClient(conns int, timeout time.Duration, token string) *httpClient {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: conns,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+	c := &fasthttp.Client{
+		MaxConnsPerHost:          conns,
+		MaxConnWaitTimeout:       timeout, // a worker waits for a connection rather than failing
+		MaxIdleConnDuration:      90 * time.Second,
+		NoDefaultUserAgentHeader: true,
 	}
-	return &httpClient{c: &http.Client{Transport: tr, Timeout: timeout}, token: token}
+	return &httpClient{c: c, timeout: timeout, token: token}
 }
 
 // close drops the idle connections.
 func (h *httpClient) close() { h.c.CloseIdleConnections() }
 
 // exchange sends one request, reads the whole response body into resp and returns the status and
-// the ETag header. A nil body sends no body.
+// the ETag header. A nil body sends no body. The request is bounded by the client's timeout and
+// ctx's deadline; a cancelled ctx stops it from being sent, not one in flight.
 func (h *httpClient) exchange(ctx context.Context, method, url string, body []byte, resp *bytes.Buffer) (int, string, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return 0, "", err
 	}
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.SetRequestURI(url)
+	req.Header.SetMethod(method)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(body)
 	}
 	if h.token != "" {
 		req.Header.Set("dapr-api-token", h.token)
 	}
-	res, err := h.c.Do(req)
-	if err != nil {
+	deadline := time.Now().Add(h.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := h.c.DoDeadline(req, res, deadline); err != nil {
 		return 0, "", err
 	}
-	defer res.Body.Close()
 	resp.Reset()
-	if _, err := resp.ReadFrom(res.Body); err != nil {
-		return 0, "", err
-	}
-	return res.StatusCode, res.Header.Get("ETag"), nil
+	resp.Write(res.Body())
+	return res.StatusCode(), string(res.Header.Peek("ETag")), nil
 }
