@@ -157,8 +157,8 @@ const (
 )
 
 // servePropose runs a batch of forwarded commands on this node, which must
-// be leader. The commands are proposed concurrently, so Raft puts them in as
-// few log entries as it can.
+// be leader. The commands are queued together, so Raft puts them in as few
+// log entries as it can.
 func (n *Node) servePropose(ctx context.Context, body []byte) ([]byte, error) {
 	r := reader{buf: body}
 	count := r.uvarint()
@@ -168,7 +168,7 @@ func (n *Node) servePropose(ctx context.Context, body []byte) ([]byte, error) {
 	if count == 0 || count > uint64(len(r.buf)) {
 		return nil, fmt.Errorf("%w: %d commands in %d bytes", errBadMessage, count, len(r.buf))
 	}
-	cmds := make([]raft.Command, count)
+	cmds := make([]*raft.Command, count)
 	for i := range cmds {
 		sec := r.section()
 		if r.err != nil {
@@ -178,7 +178,7 @@ func (n *Node) servePropose(ctx context.Context, body []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: command %d: %v", errBadMessage, i, err)
 		}
-		cmds[i] = cmd
+		cmds[i] = &cmd
 	}
 	if len(r.buf) != 0 {
 		return nil, fmt.Errorf("%w: trailing bytes", errBadMessage)
@@ -187,21 +187,14 @@ func (n *Node) servePropose(ctx context.Context, body []byte) ([]byte, error) {
 		return nil, errRemoteNotLeader
 	}
 	answers := make([][]byte, len(cmds))
-	var wg sync.WaitGroup
-	for i := range cmds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := n.store.Propose(ctx, &cmds[i])
-			if err != nil {
-				_, code := internalErrorCode(err)
-				answers[i] = append([]byte{answerError}, code+" "+err.Error()...)
-				return
-			}
-			answers[i] = appendResult([]byte{answerResult}, res)
-		}()
+	for i, p := range n.store.ProposeAll(ctx, cmds) {
+		if p.Err != nil {
+			_, code := internalErrorCode(p.Err)
+			answers[i] = append([]byte{answerError}, code+" "+p.Err.Error()...)
+			continue
+		}
+		answers[i] = appendResult([]byte{answerResult}, p.Result)
 	}
-	wg.Wait()
 	out := binary.AppendUvarint(nil, uint64(len(answers)))
 	for _, a := range answers {
 		out = appendSection(out, a)

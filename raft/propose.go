@@ -34,25 +34,57 @@ type proposalResult struct {
 // gives lattice.ErrIndeterminate: the command may still commit. Concurrent proposals are
 // batched into one log entry.
 func (s *Store) Propose(ctx context.Context, cmd *Command) (Result, error) {
-	if err := cmd.validate(); err != nil {
-		return Result{Status: StatusInvalid}, err
-	}
-	if s.closed.Load() {
-		return Result{}, errShuttingDown
-	}
+	out := s.ProposeAll(ctx, []*Command{cmd})
+	return out[0].Result, out[0].Err
+}
+
+// Proposed is the outcome of one command of ProposeAll.
+type Proposed struct {
+	Result Result
+	Err    error
+}
+
+// ProposeAll proposes every command of cmds, as concurrent calls to Propose would, without a
+// goroutine per command: all are queued first, so they share as few log entries as they can, and
+// then awaited. Each command's outcome is reported on its own, in the order of cmds.
+func (s *Store) ProposeAll(ctx context.Context, cmds []*Command) []Proposed {
+	out := make([]Proposed, len(cmds))
 	ctx, cancel := withDefaultDeadline(ctx, s.cfg.ApplyTimeout)
 	defer cancel()
-	if err := s.awaitLeadership(ctx); err != nil {
-		return Result{}, err
+	props := make([]*proposal, len(cmds))
+	for i, cmd := range cmds {
+		if err := cmd.validate(); err != nil {
+			out[i] = Proposed{Result{Status: StatusInvalid}, err}
+			continue
+		}
+		if s.closed.Load() {
+			out[i].Err = errShuttingDown
+			continue
+		}
+		if err := s.awaitLeadership(ctx); err != nil {
+			out[i].Err = err
+			continue
+		}
+		p := &proposal{data: encodeCommand(nil, cmd), done: make(chan proposalResult, 1)}
+		select {
+		case s.propCh <- p:
+			props[i] = p
+		case <-ctx.Done():
+			out[i].Err = errNoQuorum(s.retryAfter(), "proposal queue full until the deadline")
+		case <-s.closing:
+			out[i].Err = errShuttingDown
+		}
 	}
-	p := &proposal{data: encodeCommand(nil, cmd), done: make(chan proposalResult, 1)}
-	select {
-	case s.propCh <- p:
-	case <-ctx.Done():
-		return Result{}, errNoQuorum(s.retryAfter(), "proposal queue full until the deadline")
-	case <-s.closing:
-		return Result{}, errShuttingDown
+	for i, p := range props {
+		if p != nil {
+			out[i].Result, out[i].Err = s.await(ctx, p)
+		}
 	}
+	return out
+}
+
+// await waits for a queued proposal's outcome.
+func (s *Store) await(ctx context.Context, p *proposal) (Result, error) {
 	select {
 	case r := <-p.done:
 		return r.res, r.err
