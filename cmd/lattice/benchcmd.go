@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -22,6 +23,7 @@ type benchCmd struct {
 	json bool
 	plot string
 	etcd bool
+	cpus int
 }
 
 // plotFormats are the file extensions the plot library writes.
@@ -106,6 +108,7 @@ func (b *benchCmd) bindFlags(f *pflag.FlagSet) {
 	f.BoolVar(&b.json, "json", b.json, "print the figures as JSON on stdout")
 	f.StringVar(&b.plot, "plot", b.plot, "also write a plot of latency over time to `PATH` (.png, .svg, .pdf)")
 	f.BoolVar(&b.etcd, "etcd", b.etcd, "start a local three-member etcd cluster and measure it (--target etcd)")
+	f.IntVar(&b.cpus, "cpus", b.cpus, "CPUs the load generator's own goroutines run on (GOMAXPROCS; 0: all); on a machine it shares with the target, fewer leave more to the target")
 }
 
 // options returns the run's validated options; every problem is a usage error.
@@ -140,6 +143,9 @@ func (b *benchCmd) options(cmd *cobra.Command) (bench.Options, error) {
 		}
 		opts.ReferenceCommand = []string{self, referenceServerCmd}
 	}
+	if b.cpus < 0 {
+		return opts, usagef(cmd, "--cpus %d: want 0 (all) or more", b.cpus)
+	}
 	if b.plot != "" && !slices.Contains(plotFormats, strings.ToLower(filepath.Ext(b.plot))) {
 		return opts, usagef(cmd, "--plot %s: want a file ending in one of %s", b.plot, strings.Join(plotFormats, " "))
 	}
@@ -159,6 +165,9 @@ func (b *benchCmd) run(ctx context.Context, opts bench.Options) error {
 		fmt.Fprintf(b.a.stderr, "lattice bench: %v: stopping; the figures so far follow (again to exit at once)\n", sig)
 	})
 	defer stop()
+	if b.cpus > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(b.cpus))
+	}
 
 	if b.etcd {
 		fmt.Fprintln(b.a.stderr, "lattice bench: starting a local three-member etcd cluster")

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -147,5 +151,31 @@ func TestBenchEtcd(t *testing.T) {
 		if checkHealth(context.Background(), u+"/health") == nil {
 			t.Errorf("etcd member %s still answers after the run", u)
 		}
+	}
+}
+
+// TestBenchCPUs runs the load generator on one CPU while it measures, and restores the setting.
+func TestBenchCPUs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	var during atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		during.Store(int32(runtime.GOMAXPROCS(0))) // same process: the bench's setting
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	r := runCLI(t, nil, tinyBench(srv.URL, "--ops", "20", "--workload", "save", "--cpus", "1")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if during.Load() != 1 {
+		t.Fatalf("GOMAXPROCS while measuring: %d, want 1", during.Load())
+	}
+	if after := runtime.GOMAXPROCS(0); after != before {
+		t.Fatalf("GOMAXPROCS after the run: %d, want %d again", after, before)
+	}
+
+	r = runCLI(t, nil, tinyBench(srv.URL, "--ops", "20", "--cpus", "-1")...)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--cpus -1: want 0 (all) or more") {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
