@@ -53,8 +53,8 @@ func (e *statusError) Error() string { return "bench: HTTP status " + strconv.It
 const (
 	KindTimeout     = "timeout"      // the request exceeded Options.Timeout
 	KindRefused     = "refused"      // connection refused
-	KindReset       = "reset"        // connection reset by peer
-	KindEOF         = "eof"          // the server closed the connection before a full response
+	KindReset       = "reset"        // connection reset by peer while sending or mid-response
+	KindEOF         = "eof"          // the connection closed (or was reset) before a full response
 	KindConflict    = "conflict"     // an etcd transaction's compare failed
 	KindBadResponse = "bad response" // a 2xx body the tool could not decode
 	KindNetwork     = "network"      // any other transport error
@@ -77,9 +77,10 @@ func classify(err error) string {
 		return KindRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return KindReset
-	case errors.Is(err, fasthttp.ErrDialTimeout):
+	case errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
 		return KindTimeout
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, fasthttp.ErrConnectionClosed):
+		// fasthttp reports a connection reset before the response's first byte as closed.
 		return KindEOF
 	}
 	return KindNetwork
@@ -99,10 +100,12 @@ type httpClient struct {
 // or User-Agent headers.
 func newHTTPClient(conns int, timeout time.Duration, token string) *httpClient {
 	c := &fasthttp.Client{
-		MaxConnsPerHost:          conns,
-		MaxConnWaitTimeout:       timeout, // a worker waits for a connection rather than failing
-		MaxIdleConnDuration:      90 * time.Second,
-		NoDefaultUserAgentHeader: true,
+		MaxConnsPerHost:           conns,
+		MaxConnWaitTimeout:        timeout, // a worker waits for a connection rather than failing
+		MaxIdleConnDuration:       90 * time.Second,
+		MaxIdemponentCallAttempts: 1, // a failed get is an error of its own, not a hidden retry
+		DialDualStack:             true,
+		NoDefaultUserAgentHeader:  true,
 	}
 	return &httpClient{c: c, timeout: timeout, token: token}
 }

@@ -101,3 +101,57 @@ func TestEtcdBadResponseClassified(t *testing.T) {
 		t.Fatalf("kinds %v", res.ErrorKinds)
 	}
 }
+
+// resetConn answers a request by resetting its connection (RST, no response byte).
+func resetConn(t *testing.T, w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Errorf("hijack: %v", err)
+		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0) // close with RST
+	}
+	conn.Close()
+}
+
+// TestFailedGetsAreNotRetried: a get whose connection fails counts as one failed operation, sent
+// once (the HTTP client must not retry idempotent requests behind the tool's back), and a reset
+// before the response's first byte is reported as eof.
+func TestFailedGetsAreNotRetried(t *testing.T) {
+	f := newFakeDapr(t, 40)
+	f.respond = func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
+		resetConn(t, w)
+		return true
+	}
+	o := testOptions(TargetDapr, f.serve())
+	o.Workload = WorkloadGet
+	o.Preload = false
+	o.Ops = 10
+	o.Connections = 1
+	res := mustRun(t, o)
+	if res.Errors != 10 || res.ErrorKinds[KindEOF] != 10 {
+		t.Fatalf("errors %d kinds %v; want 10 eof", res.Errors, res.ErrorKinds)
+	}
+	if got := f.n.Load(); got != 10 {
+		t.Fatalf("the server saw %d requests for 10 gets", got)
+	}
+}
+
+// TestIPv6URL: a target on an IPv6 address is reached.
+func TestIPv6URL(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	f := newFakeDapr(t, 40)
+	srv := &http.Server{Handler: f}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	o := testOptions(TargetDapr, "http://"+ln.Addr().String())
+	o.Ops = 5
+	res := mustRun(t, o)
+	if res.Errors != 0 || f.saves.Load() != 5 {
+		t.Fatalf("errors %v, server applied %d saves; want 0 and 5", res.ErrorKinds, f.saves.Load())
+	}
+}

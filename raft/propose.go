@@ -53,6 +53,11 @@ func (s *Store) ProposeAll(ctx context.Context, cmds []*Command) []Proposed {
 	defer cancel()
 	props := make([]*proposal, len(cmds))
 	for i, cmd := range cmds {
+		if ctx.Err() != nil {
+			// Queue nothing after the deadline: the caller has given up on it.
+			out[i].Err = errNoQuorum(s.retryAfter(), "not submitted before the deadline")
+			continue
+		}
 		if err := cmd.validate(); err != nil {
 			out[i] = Proposed{Result{Status: StatusInvalid}, err}
 			continue
@@ -83,8 +88,14 @@ func (s *Store) ProposeAll(ctx context.Context, cmds []*Command) []Proposed {
 	return out
 }
 
-// await waits for a queued proposal's outcome.
+// await waits for a queued proposal's outcome. An outcome already delivered is returned even when
+// ctx has ended meanwhile: ProposeAll awaits its proposals one after another.
 func (s *Store) await(ctx context.Context, p *proposal) (Result, error) {
+	select {
+	case r := <-p.done:
+		return r.res, r.err
+	default:
+	}
 	select {
 	case r := <-p.done:
 		return r.res, r.err
@@ -92,12 +103,22 @@ func (s *Store) await(ctx context.Context, p *proposal) (Result, error) {
 		if p.state.CompareAndSwap(proposalPending, proposalAbandoned) {
 			return Result{}, errNoQuorum(s.retryAfter(), "not submitted before the deadline")
 		}
-		return Result{}, errIndeterminate(ctx.Err())
+		return taken(p, errIndeterminate(ctx.Err()))
 	case <-s.stop:
 		if p.state.CompareAndSwap(proposalPending, proposalAbandoned) {
 			return Result{}, errShuttingDown
 		}
-		return Result{}, errIndeterminate(errShuttingDown)
+		return taken(p, errIndeterminate(errShuttingDown))
+	}
+}
+
+// taken returns the outcome of a proposal raft has taken if it has just been delivered, else err.
+func taken(p *proposal, err error) (Result, error) {
+	select {
+	case r := <-p.done:
+		return r.res, r.err
+	default:
+		return Result{}, err
 	}
 }
 

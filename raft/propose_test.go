@@ -76,3 +76,42 @@ func TestProposeAllReportsEachCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestAwaitPrefersDeliveredOutcome: an outcome already delivered is returned even when the context
+// has ended by the time it is awaited (ProposeAll awaits one proposal after another).
+func TestAwaitPrefersDeliveredOutcome(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := &Store{}
+	for i := range 200 { // the old select chose between the two ready cases at random
+		p := &proposal{done: make(chan proposalResult, 1)}
+		p.state.Store(proposalTaken)
+		p.done <- proposalResult{res: Result{Status: StatusApplied, Index: uint64(i + 1)}}
+		r, err := s.await(ctx, p)
+		if err != nil || r.Index != uint64(i+1) {
+			t.Fatalf("try %d: %+v %v; want the delivered result", i, r, err)
+		}
+	}
+}
+
+// TestProposeAllQueuesNothingAfterTheDeadline: with the context already ended no command is
+// queued, so none can commit behind the caller's back.
+func TestProposeAllQueuesNothingAfterTheDeadline(t *testing.T) {
+	skipShort(t)
+	c := newTestCluster(t, 1, nil)
+	s := c.leader().store()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i, p := range s.ProposeAll(ctx, []*Command{setCmd("late1", "x"), setCmd("late2", "x")}) {
+		if !errors.Is(p.Err, lattice.ErrNoQuorum) {
+			t.Fatalf("command %d: %+v %v; want not submitted", i, p.Result, p.Err)
+		}
+	}
+	// A later command commits after anything queued before it: the two must not have been.
+	c.mustPropose(context.Background(), setCmd("after", "y"))
+	for _, k := range []string{"late1", "late2"} {
+		if v, ok := registerValue(s, k); ok {
+			t.Fatalf("%s was written (%q) after its deadline", k, v)
+		}
+	}
+}

@@ -53,8 +53,8 @@ target, and reports each figure as a ratio of it. --etcd starts a local
 three-member etcd cluster (the etcd binary must be installed: Debian's
 etcd-server) and measures it instead.
 
-Ctrl-C stops the run and prints the figures so far (exit 0); a second Ctrl-C
-exits at once.`,
+Ctrl-C stops the run and prints the figures so far (exit 0) once the requests
+in flight are answered or time out (--timeout); a second Ctrl-C exits at once.`,
 		Example: `  lattice bench --workload strong-save --duration 30s --reference
   lattice bench --workload get --connections 64 --json > get.json
   lattice bench --workload mixed --read-ratio 0.9 --rate 5000 --plot latency.png
@@ -108,7 +108,7 @@ func (b *benchCmd) bindFlags(f *pflag.FlagSet) {
 	f.BoolVar(&b.json, "json", b.json, "print the figures as JSON on stdout")
 	f.StringVar(&b.plot, "plot", b.plot, "also write a plot of latency over time to `PATH` (.png, .svg, .pdf)")
 	f.BoolVar(&b.etcd, "etcd", b.etcd, "start a local three-member etcd cluster and measure it (--target etcd)")
-	f.IntVar(&b.cpus, "cpus", b.cpus, "CPUs the load generator's own goroutines run on (GOMAXPROCS; 0: all); on a machine it shares with the target, fewer leave more to the target")
+	f.IntVar(&b.cpus, "cpus", b.cpus, "how many CPUs the load generator's own goroutines may use at once (GOMAXPROCS; 0: all); on a machine it shares with the target, fewer leave more to the target")
 }
 
 // options returns the run's validated options; every problem is a usage error.

@@ -156,7 +156,8 @@ func TestBenchEtcd(t *testing.T) {
 
 // TestBenchCPUs runs the load generator on one CPU while it measures, and restores the setting.
 func TestBenchCPUs(t *testing.T) {
-	before := runtime.GOMAXPROCS(0)
+	before := 2 // not 1: the test must see the flag's effect on a one-CPU machine too
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(before))
 	var during atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		during.Store(int32(runtime.GOMAXPROCS(0))) // same process: the bench's setting
