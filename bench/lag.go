@@ -40,7 +40,8 @@ type lagSampler struct {
 }
 
 func newLagSampler(o Options, runID string) *lagSampler {
-	hc := newHTTPClient(2*maxProbesInFlight, o.Timeout, o.APIToken)
+	// Each probe in flight polls every URL at once; a URL listed twice takes twice the connections.
+	hc := newHTTPClient(2*maxProbesInFlight*len(o.URLs), o.Timeout, o.APIToken)
 	return &lagSampler{
 		opts:   o,
 		drv:    newDriver(o.Target, hc, o.Store),
