@@ -15,12 +15,14 @@ include deploy/deploy.mk
 
 # deps installs what the test suite needs on a fresh Debian machine (only when
 # run as root and only what is missing): nftables and iproute2 for the
-# fault-injection suite.
+# fault-injection suite, etcd-server for the tests that start a real etcd
+# cluster (lattice bench --etcd and --vs-etcd).
 deps:
 	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
 		missing=""; \
 		command -v nft >/dev/null || missing="$$missing nftables"; \
 		command -v ip  >/dev/null || missing="$$missing iproute2"; \
+		command -v etcd >/dev/null || missing="$$missing etcd-server"; \
 		if [ -n "$$missing" ]; then \
 			echo "installing:$$missing"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -129,6 +129,11 @@ type Options struct {
 	// Empty serves it in this process instead, where it shares the load generator's scheduler:
 	// on two cores that made it about 1.5 times as fast as the same server on its own.
 	ReferenceCommand []string
+	// EtcdURLs, when set, also runs the same load against the etcd cluster whose v3 gateways
+	// these are, right before and right after the target, and reports every figure as a ratio
+	// target/etcd (--vs-etcd, which starts the cluster). Both the target and etcd stay up for
+	// the whole run, each idle while the other is measured.
+	EtcdURLs []string
 	// Progress receives one line per ProgressInterval while the run lasts; nil = silent.
 	Progress io.Writer
 	// ProgressInterval is the progress and timeline period (--progress-interval).
@@ -177,8 +182,7 @@ func (o Options) Validate() error {
 		errs = append(errs, errors.New("no URLs"))
 	}
 	for _, u := range o.URLs {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		if !httpURL(u) {
 			errs = append(errs, fmt.Errorf("URL %q is not http(s)://host[:port]", u))
 		}
 	}
@@ -194,6 +198,19 @@ func (o Options) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown workload %q", o.Workload))
+	}
+	if len(o.EtcdURLs) > 0 {
+		if o.Target == TargetEtcd {
+			errs = append(errs, errors.New("the etcd comparison needs a target other than etcd"))
+		}
+		if o.Workload == WorkloadCRDTIncr {
+			errs = append(errs, errors.New("workload crdt-incr has no etcd equivalent to compare with"))
+		}
+		for _, u := range o.EtcdURLs {
+			if !httpURL(u) {
+				errs = append(errs, fmt.Errorf("etcd URL %q is not http(s)://host[:port]", u))
+			}
+		}
 	}
 	if o.Consistency != lattice.Eventual && o.Consistency != lattice.Strong {
 		errs = append(errs, fmt.Errorf("unknown consistency %d", o.Consistency))
@@ -238,6 +255,12 @@ func (o Options) Validate() error {
 		return fmt.Errorf("bench: invalid options: %w", err)
 	}
 	return nil
+}
+
+// httpURL reports whether u is an http(s) URL with a host.
+func httpURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != ""
 }
 
 // validName accepts the characters that need no escaping in a URL path or a JSON string.

@@ -45,6 +45,13 @@ func TestValidateRejects(t *testing.T) {
 		{"lag precision negative", func(o *Options) { o.LagPrecision = -0.1 }, "lag precision"},
 		{"lag precision one", func(o *Options) { o.LagPrecision = 1 }, "lag precision"},
 		{"progress", func(o *Options) { o.ProgressInterval = 0 }, "progress interval"},
+		{"etcd against etcd", func(o *Options) {
+			o.Target, o.EtcdURLs = TargetEtcd, []string{"http://127.0.0.1:2379"}
+		}, "target other than etcd"},
+		{"crdt against etcd", func(o *Options) {
+			o.Workload, o.EtcdURLs = WorkloadCRDTIncr, []string{"http://127.0.0.1:2379"}
+		}, "no etcd equivalent"},
+		{"bad etcd url", func(o *Options) { o.EtcdURLs = []string{"127.0.0.1:2379"} }, "etcd URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := DefaultOptions()

@@ -22,7 +22,7 @@ func ms(v float64) string {
 }
 
 // WriteTable writes the human summary: the run's shape, then one row per figure with the
-// reference and the ratio when the run has them, then errors and lags.
+// reference's and etcd's figures and the ratios when the run has them, then errors and lags.
 func (r *Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	mode := "closed loop"
@@ -32,44 +32,53 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "%s %s (%s): %s, %d connections, %d keys, %d-byte values, %s\n",
 		r.Target, r.Workload, r.describeWorkload(), mode, r.Connections, r.Keys, r.ValueSize,
 		strings.Join(r.URLs, " "))
-	ref := r.Reference
-	if ref != nil {
-		fmt.Fprintln(tw, "figure\ttarget\treference\ttarget/reference")
-	} else {
-		fmt.Fprintln(tw, "figure\ttarget")
+	type column struct {
+		name  string
+		res   *Result
+		ratio *Ratio
 	}
-	row := func(name, t, rf string, ratio float64) {
-		if ref == nil {
-			fmt.Fprintf(tw, "%s\t%s\n", name, t)
-			return
+	var cols []column
+	if r.Reference != nil && r.Ratio != nil {
+		cols = append(cols, column{"reference", r.Reference, r.Ratio})
+	}
+	if r.Etcd != nil && r.EtcdRatio != nil {
+		cols = append(cols, column{"etcd", r.Etcd, r.EtcdRatio})
+	}
+	header := "figure\ttarget"
+	for _, c := range cols {
+		header += "\t" + c.name + "\ttarget/" + c.name
+	}
+	fmt.Fprintln(tw, header)
+	row := func(name string, fig func(*Result) string, ratio func(*Ratio) float64) {
+		line := name + "\t" + fig(r)
+		for _, c := range cols {
+			line += fmt.Sprintf("\t%s\t%.2f", fig(c.res), ratio(c.ratio))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\n", name, t, rf, ratio)
+		fmt.Fprintln(tw, line)
 	}
-	var rt Ratio
-	var rl Latency
-	var rs Result
-	if ref != nil {
-		rt, rl, rs = *r.Ratio, ref.Latency, *ref
+	row("throughput", func(x *Result) string { return fmt.Sprintf("%.0f ops/s", x.Throughput) },
+		func(x *Ratio) float64 { return x.Throughput })
+	latency := func(name string, fig func(Latency) float64, ratio func(*Ratio) float64) {
+		row(name, func(x *Result) string { return ms(fig(x.Latency)) }, ratio)
 	}
-	row("throughput", fmt.Sprintf("%.0f ops/s", r.Throughput), fmt.Sprintf("%.0f ops/s", rs.Throughput), rt.Throughput)
-	row("latency mean", ms(r.Latency.Mean), ms(rl.Mean), rt.Mean)
-	row("latency p50", ms(r.Latency.P50), ms(rl.P50), rt.P50)
-	row("latency p90", ms(r.Latency.P90), ms(rl.P90), rt.P90)
-	row("latency p99", ms(r.Latency.P99), ms(rl.P99), rt.P99)
-	row("latency p99.9", ms(r.Latency.P999), ms(rl.P999), rt.P999)
-	row("latency max", ms(r.Latency.Max), ms(rl.Max), rt.Max)
-	counts := func(name string, t, rf int64) {
-		if ref == nil {
-			fmt.Fprintf(tw, "%s\t%d\n", name, t)
-			return
+	latency("latency mean", func(l Latency) float64 { return l.Mean }, func(x *Ratio) float64 { return x.Mean })
+	latency("latency p50", func(l Latency) float64 { return l.P50 }, func(x *Ratio) float64 { return x.P50 })
+	latency("latency p90", func(l Latency) float64 { return l.P90 }, func(x *Ratio) float64 { return x.P90 })
+	latency("latency p99", func(l Latency) float64 { return l.P99 }, func(x *Ratio) float64 { return x.P99 })
+	latency("latency p99.9", func(l Latency) float64 { return l.P999 }, func(x *Ratio) float64 { return x.P999 })
+	latency("latency max", func(l Latency) float64 { return l.Max }, func(x *Ratio) float64 { return x.Max })
+	counts := func(name string, fig func(*Result) int64) {
+		line := fmt.Sprintf("%s\t%d", name, fig(r))
+		for _, c := range cols {
+			line += fmt.Sprintf("\t%d\t", fig(c.res))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t\n", name, t, rf)
+		fmt.Fprintln(tw, line)
 	}
-	counts("operations", r.Ops, rs.Ops)
-	counts("errors", r.Errors, rs.Errors)
-	counts("misses", r.Misses, rs.Misses)
+	counts("operations", func(x *Result) int64 { return x.Ops })
+	counts("errors", func(x *Result) int64 { return x.Errors })
+	counts("misses", func(x *Result) int64 { return x.Misses })
 	if r.Mode == "open" {
-		counts("unsent", r.Unsent, rs.Unsent)
+		counts("unsent", func(x *Result) int64 { return x.Unsent })
 	}
 	fmt.Fprintf(tw, "duration\t%.2fs\n", r.Seconds)
 	if len(r.ErrorKinds) > 0 {

@@ -48,6 +48,10 @@ type Result struct {
 	Reference *Result `json:"reference,omitempty"`
 	// Ratio is this run's figures divided by Reference's.
 	Ratio *Ratio `json:"ratio,omitempty"`
+	// Etcd is etcd's run with the same options (Options.EtcdURLs; before and after merged).
+	Etcd *Result `json:"etcd,omitempty"`
+	// EtcdRatio is this run's figures divided by Etcd's.
+	EtcdRatio *Ratio `json:"etcdRatio,omitempty"`
 }
 
 // Interval is one progress period of a run.
@@ -107,7 +111,7 @@ type measured struct {
 	hist *hdr.Histogram
 }
 
-// mergeRuns combines two runs of the same options (the reference before and after the target).
+// mergeRuns combines two runs of the same options (a comparison's runs before and after the target).
 func mergeRuns(a, b measured) measured {
 	h := newHist()
 	h.Merge(a.hist)
@@ -133,7 +137,7 @@ func mergeRuns(a, b measured) measured {
 	return measured{res: &m, hist: h}
 }
 
-// ratioOf divides the target's figures by the reference's.
+// ratioOf divides the target's figures by a comparison's (the reference's or etcd's).
 func ratioOf(t, ref *Result) *Ratio {
 	div := func(a, b float64) float64 {
 		if b == 0 {

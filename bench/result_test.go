@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"math"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -130,6 +132,71 @@ func TestJSONRoundTripAndTable(t *testing.T) {
 		}
 	}
 }
+
+// TestRunComparesWithEtcdAroundTheTarget checks the order of a run with both comparisons
+// (reference, etcd, target, etcd, reference), the merged etcd figures and the table's columns.
+func TestRunComparesWithEtcdAroundTheTarget(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	note := func(name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(order) == 0 || order[len(order)-1] != name {
+			order = append(order, name)
+		}
+	}
+	target := newFakeDapr(t, 40)
+	target.respond = func(int64, http.ResponseWriter, *http.Request) bool { note("target"); return false }
+	etcd := newFakeEtcd(t)
+	etcdURL := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		note("etcd")
+		etcd.ServeHTTP(w, r)
+	}))
+	o := testOptions(TargetDapr, target.serve())
+	o.Workload = WorkloadStrongSave
+	o.Reference = true
+	o.EtcdURLs = []string{etcdURL}
+	o.Ops = 100
+	// The in-process reference server's turns show in the progress lines: every run prints
+	// at least its final one.
+	o.Progress = writerFunc(func(p []byte) (int, error) {
+		if strings.HasPrefix(string(p), "[reference ") {
+			note("reference")
+		}
+		return len(p), nil
+	})
+	res := mustRun(t, o)
+	if got, want := strings.Join(order, ","), "reference,etcd,target,etcd,reference"; got != want {
+		t.Fatalf("runs in order %s, want %s", got, want)
+	}
+	if res.Etcd == nil || res.EtcdRatio == nil || res.Etcd.Ops != 200 || res.Etcd.Errors != 0 ||
+		res.Etcd.Target != TargetEtcd || res.Etcd.URLs[0] != etcdURL || etcd.puts.Load() != 200 {
+		t.Fatalf("etcd figures %+v ratio %+v (fake saw %d puts)", res.Etcd, res.EtcdRatio, etcd.puts.Load())
+	}
+	if res.EtcdRatio.Throughput != res.Throughput/res.Etcd.Throughput || res.EtcdRatio.P99 != res.Latency.P99/res.Etcd.Latency.P99 {
+		t.Fatalf("etcd ratio %+v for %v / %v ops/s", res.EtcdRatio, res.Throughput, res.Etcd.Throughput)
+	}
+	if res.Reference == nil || res.Reference.Ops != 200 || target.strongSaves.Load() != 100 {
+		t.Fatalf("reference %+v, target strong saves %d", res.Reference, target.strongSaves.Load())
+	}
+	var table bytes.Buffer
+	if err := res.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(table.String(), "\n")
+	if len(lines) < 3 || strings.Join(strings.Fields(lines[1]), " ") != "figure target reference target/reference etcd target/etcd" {
+		t.Fatalf("table header:\n%s", table.String())
+	}
+	if f := strings.Fields(lines[2]); len(f) != 9 || f[0] != "throughput" || f[8] != fmt.Sprintf("%.2f", res.EtcdRatio.Throughput) {
+		t.Fatalf("throughput row %q", lines[2])
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestWritePlot(t *testing.T) {
 	res := &Result{Target: TargetDapr, Workload: WorkloadSave}

@@ -13,34 +13,53 @@ import (
 )
 
 // Run measures opts.Workload against opts.Target and returns its figures. With opts.Reference it
-// also measures the reference server (see Options.ReferenceCommand) with the same options right
-// before and right after the target, and fills Result.Reference and Result.Ratio. Failed
+// also measures the reference server (see Options.ReferenceCommand), and with opts.EtcdURLs etcd,
+// with the same options right before and right after the target (reference, etcd, target, etcd,
+// reference), and fills Result.Reference and Result.Ratio, Result.Etcd and Result.EtcdRatio. Failed
 // operations are figures, not errors: Run fails only on invalid options, a failed preload or a
 // reference server that cannot start. When ctx is cancelled Run returns the figures so far with ctx's error.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if !opts.Reference {
-		m, err := runOnce(ctx, opts, string(opts.Target))
-		return m.res, err
+	var comps []comparison
+	if opts.Reference {
+		comps = append(comps, comparison{run: runReference, set: func(t, ref *Result) {
+			t.Reference, t.Ratio = ref, ratioOf(t, ref)
+		}})
 	}
-	before, err := runReference(ctx, opts)
-	if err != nil {
-		return nil, err
+	if len(opts.EtcdURLs) > 0 {
+		comps = append(comps, comparison{run: runEtcd, set: func(t, etcd *Result) {
+			t.Etcd, t.EtcdRatio = etcd, ratioOf(t, etcd)
+		}})
+	}
+	before := make([]measured, len(comps))
+	for i, c := range comps {
+		m, err := c.run(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		before[i] = m
 	}
 	target, err := runOnce(ctx, opts, string(opts.Target))
 	if err != nil {
 		return target.res, err
 	}
-	after, err := runReference(ctx, opts)
-	if err != nil {
-		return target.res, err
+	for i := len(comps) - 1; i >= 0; i-- {
+		after, err := comps[i].run(ctx, opts)
+		if err != nil {
+			return target.res, err
+		}
+		comps[i].set(target.res, mergeRuns(before[i], after).res)
 	}
-	ref := mergeRuns(before, after)
-	target.res.Reference = ref.res
-	target.res.Ratio = ratioOf(target.res, ref.res)
 	return target.res, nil
+}
+
+// comparison is a system measured with the target's load before and after it: run measures it
+// once, set stores its merged figures in the target's result.
+type comparison struct {
+	run func(ctx context.Context, opts Options) (measured, error)
+	set func(target, merged *Result)
 }
 
 // runReference measures a fresh reference server with opts' workload and load shape.
@@ -56,6 +75,18 @@ func runReference(ctx context.Context, opts Options) (measured, error) {
 	m, err := runOnce(ctx, opts, "reference")
 	if err != nil {
 		return m, fmt.Errorf("bench: reference run: %w", err)
+	}
+	return m, nil
+}
+
+// runEtcd measures the etcd cluster at opts.EtcdURLs with opts' workload and load shape.
+func runEtcd(ctx context.Context, opts Options) (measured, error) {
+	opts.Target = TargetEtcd
+	opts.URLs = opts.EtcdURLs
+	opts.APIToken = ""
+	m, err := runOnce(ctx, opts, "etcd")
+	if err != nil {
+		return m, fmt.Errorf("bench: etcd run: %w", err)
 	}
 	return m, nil
 }

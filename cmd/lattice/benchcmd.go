@@ -18,12 +18,13 @@ import (
 // benchCmd is `lattice bench`: bench.Options bound to flags, and the output
 // and etcd flags around them.
 type benchCmd struct {
-	a    *app
-	opts bench.Options
-	json bool
-	plot string
-	etcd bool
-	cpus int
+	a      *app
+	opts   bench.Options
+	json   bool
+	plot   string
+	etcd   bool
+	vsEtcd bool
+	cpus   int
 }
 
 // plotFormats are the file extensions the plot library writes.
@@ -51,7 +52,10 @@ measured from each request's intended send time. It ends after --duration or
 process of its own) with the same load, right before and right after the
 target, and reports each figure as a ratio of it. --etcd starts a local
 three-member etcd cluster (the etcd binary must be installed: Debian's
-etcd-server) and measures it instead.
+etcd-server) and measures it instead; --vs-etcd starts one too and measures it
+with the same load right before and right after the target, reporting each
+figure also as a ratio of etcd's (put for saves, linearizable range for strong
+gets, a create-only txn for first-write).
 
 Ctrl-C stops the run and prints the figures so far (exit 0) once the requests
 in flight are answered or time out (--timeout); a second Ctrl-C exits at once.`,
@@ -59,6 +63,7 @@ in flight are answered or time out (--timeout); a second Ctrl-C exits at once.`,
   lattice bench --workload get --connections 64 --json > get.json
   lattice bench --workload mixed --read-ratio 0.9 --rate 5000 --plot latency.png
   lattice bench --etcd --workload strong-get
+  lattice bench --vs-etcd --workload strong-save
   lattice bench --target dapr --url http://127.0.0.1:3500 --workload save`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -108,6 +113,7 @@ func (b *benchCmd) bindFlags(f *pflag.FlagSet) {
 	f.BoolVar(&b.json, "json", b.json, "print the figures as JSON on stdout")
 	f.StringVar(&b.plot, "plot", b.plot, "also write a plot of latency over time to `PATH` (.png, .svg, .pdf)")
 	f.BoolVar(&b.etcd, "etcd", b.etcd, "start a local three-member etcd cluster and measure it (--target etcd)")
+	f.BoolVar(&b.vsEtcd, "vs-etcd", b.vsEtcd, "also start a local three-member etcd cluster, measure it before and after the target, and report ratios to it")
 	f.IntVar(&b.cpus, "cpus", b.cpus, "how many CPUs the load generator's own goroutines may use at once (GOMAXPROCS; 0: all); on a machine it shares with the target, fewer leave more to the target")
 }
 
@@ -136,6 +142,12 @@ func (b *benchCmd) options(cmd *cobra.Command) (bench.Options, error) {
 		opts.Target = bench.TargetEtcd
 		opts.URLs = []string{"http://127.0.0.1:2379"} // checked now, replaced by the cluster's own
 	}
+	if b.vsEtcd {
+		if b.etcd || opts.Target == bench.TargetEtcd {
+			return opts, usagef(cmd, "--vs-etcd compares the target with etcd: the target cannot be etcd itself")
+		}
+		opts.EtcdURLs = []string{"http://127.0.0.1:2379"} // checked now, replaced by the cluster's own
+	}
 	if opts.Reference {
 		self, err := os.Executable()
 		if err != nil {
@@ -155,7 +167,7 @@ func (b *benchCmd) options(cmd *cobra.Command) (bench.Options, error) {
 	return opts, nil
 }
 
-// run measures, starting etcd first with --etcd, and writes the figures. The
+// run measures, starting etcd first with --etcd or --vs-etcd, and writes the figures. The
 // first signal stops the run and writes the figures so far; a second one
 // returns a signalExit at once.
 func (b *benchCmd) run(ctx context.Context, opts bench.Options) error {
@@ -169,7 +181,7 @@ func (b *benchCmd) run(ctx context.Context, opts bench.Options) error {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(b.cpus))
 	}
 
-	if b.etcd {
+	if b.etcd || b.vsEtcd {
 		fmt.Fprintln(b.a.stderr, "lattice bench: starting a local three-member etcd cluster")
 		cfg := bench.DefaultEtcdConfig()
 		cfg.Logger = opts.Logger
@@ -178,7 +190,11 @@ func (b *benchCmd) run(ctx context.Context, opts bench.Options) error {
 			if sig := received(interrupted); sig != nil {
 				return interruptedExit(sig, "while etcd was starting")
 			}
-			return fmt.Errorf("lattice bench: --etcd: %w", err)
+			flag := "--etcd"
+			if b.vsEtcd {
+				flag = "--vs-etcd"
+			}
+			return fmt.Errorf("lattice bench: %s: %w", flag, err)
 		}
 		defer func() {
 			fmt.Fprintln(b.a.stderr, "lattice bench: stopping etcd")
@@ -186,8 +202,12 @@ func (b *benchCmd) run(ctx context.Context, opts bench.Options) error {
 				fmt.Fprintf(b.a.stderr, "lattice bench: %v\n", err)
 			}
 		}()
-		opts.URLs = ec.ClientURLs()
-		fmt.Fprintf(b.a.stderr, "lattice bench: etcd ready at %s\n", strings.Join(opts.URLs, " "))
+		if b.etcd {
+			opts.URLs = ec.ClientURLs()
+		} else {
+			opts.EtcdURLs = ec.ClientURLs()
+		}
+		fmt.Fprintf(b.a.stderr, "lattice bench: etcd ready at %s\n", strings.Join(ec.ClientURLs(), " "))
 	}
 
 	type outcome struct {

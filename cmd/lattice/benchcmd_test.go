@@ -126,6 +126,46 @@ func TestBenchEtcdNotInstalled(t *testing.T) {
 	}
 }
 
+func TestBenchVsEtcdNotInstalled(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	r := runCLI(t, nil, tinyBench(startReference(t), "--vs-etcd", "--ops", "10")...)
+	if r.code != 1 || !strings.Contains(r.stderr, "--vs-etcd: bench: etcd binary not found") || r.stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestBenchVsEtcd measures a target and a real etcd cluster around it in one run.
+func TestBenchVsEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("etcd: skipped in -short mode: starts a three-member etcd cluster")
+	}
+	if _, err := exec.LookPath("etcd"); err != nil {
+		t.Skip("etcd is not installed")
+	}
+	url := startReference(t)
+	r := runCLI(t, nil, tinyBench(url, "--vs-etcd", "--workload", "strong-save", "--ops", "100", "--json")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	var res bench.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if res.Target != bench.TargetDapr || res.URLs[0] != url || res.Ops != 100 || res.Errors != 0 {
+		t.Errorf("target result: %+v", res)
+	}
+	e := res.Etcd
+	if e == nil || e.Target != bench.TargetEtcd || len(e.URLs) != 3 || e.Ops != 200 || e.Errors != 0 ||
+		res.EtcdRatio == nil || res.EtcdRatio.Throughput <= 0 {
+		t.Fatalf("etcd figures %+v, ratio %+v", e, res.EtcdRatio)
+	}
+	for _, u := range e.URLs {
+		if checkHealth(context.Background(), u+"/health") == nil {
+			t.Errorf("etcd member %s still answers after the run", u)
+		}
+	}
+}
+
 func TestBenchEtcd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("etcd: skipped in -short mode: starts a three-member etcd cluster")

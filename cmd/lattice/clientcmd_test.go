@@ -151,6 +151,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"bench", "--workload", "nap"}, `unknown workload "nap"`},
 		{[]string{"bench", "--etcd", "--url", "http://127.0.0.1:2379"}, "cannot be combined with --url"},
 		{[]string{"bench", "--etcd", "--target", "dapr"}, "cannot be combined with --target dapr"},
+		{[]string{"bench", "--vs-etcd", "--etcd"}, "--vs-etcd compares the target with etcd"},
+		{[]string{"bench", "--vs-etcd", "--target", "etcd"}, "the target cannot be etcd itself"},
+		{[]string{"bench", "--vs-etcd", "--workload", "crdt-incr"}, "no etcd equivalent"},
 		{[]string{"bench", "--plot", "out.gif"}, "--plot out.gif: want a file ending in one of"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
