@@ -131,8 +131,7 @@ type Options struct {
 	ReferenceCommand []string
 	// EtcdURLs, when set, also runs the same load against the etcd cluster whose v3 gateways
 	// these are, right before and right after the target, and reports every figure as a ratio
-	// target/etcd (--vs-etcd, which starts the cluster). Both the target and etcd stay up for
-	// the whole run, each idle while the other is measured.
+	// target/etcd (--vs-etcd, which starts the cluster and keeps it up for the whole run).
 	EtcdURLs []string
 	// Progress receives one line per ProgressInterval while the run lasts; nil = silent.
 	Progress io.Writer

@@ -84,6 +84,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if len(r.ErrorKinds) > 0 {
 		fmt.Fprintf(tw, "errors by kind\t%s\n", kindList(r.ErrorKinds))
 	}
+	for _, c := range cols {
+		if len(c.res.ErrorKinds) > 0 {
+			fmt.Fprintf(tw, "%s errors by kind\t%s\n", c.name, kindList(c.res.ErrorKinds))
+		}
+	}
 	if r.Lags != nil {
 		fmt.Fprintf(tw, "lag probes\t%d written, %d failed\n", r.Lags.Probes, r.Lags.ProbeErrors)
 		if v := r.Lags.Visibility; v != nil {

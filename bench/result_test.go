@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -104,6 +106,9 @@ func TestJSONRoundTripAndTable(t *testing.T) {
 	if res.Ratio.Throughput != res.Throughput/res.Reference.Throughput {
 		t.Fatalf("throughput ratio %v", res.Ratio.Throughput)
 	}
+	etcd := *res.Reference
+	etcd.Target, etcd.ErrorKinds = TargetEtcd, map[string]int64{"conflict": 3}
+	res.Etcd, res.EtcdRatio = &etcd, ratioOf(res, &etcd)
 	res.ErrorKinds = map[string]int64{"http 503": 2}
 	res.Lags = &Lags{Probes: 3, FoldIn: &Lag{Latency: Latency{Count: 3, P99: 1.5}}, Visibility: &Lag{Timeouts: 1}}
 	var buf bytes.Buffer
@@ -125,8 +130,8 @@ func TestJSONRoundTripAndTable(t *testing.T) {
 	if err := res.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"dapr save", "target/reference", "throughput", "latency p99.9",
-		"http 503 2", "fold-in lag", "visibility lag", "(0 samples, 1 timeouts)"} {
+	for _, want := range []string{"dapr save", "target/reference", "target/etcd", "throughput", "latency p99.9",
+		"http 503 2", "etcd errors by kind  conflict 3", "fold-in lag", "visibility lag", "(0 samples, 1 timeouts)"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -192,6 +197,75 @@ func TestRunComparesWithEtcdAroundTheTarget(t *testing.T) {
 	if f := strings.Fields(lines[2]); len(f) != 9 || f[0] != "throughput" || f[8] != fmt.Sprintf("%.2f", res.EtcdRatio.Throughput) {
 		t.Fatalf("throughput row %q", lines[2])
 	}
+}
+
+// TestComparisonAfterTheTargetFailsOrIsStopped: a comparison whose run after the target fails
+// keeps its run before it and the failure is returned with the figures; the other comparisons
+// still run. A run stopped during the target skips the runs after it and keeps those before.
+func TestComparisonAfterTheTargetFailsOrIsStopped(t *testing.T) {
+	t.Run("etcd fails after", func(t *testing.T) {
+		var targetSeen atomic.Bool
+		target := newFakeDapr(t, 40)
+		target.respond = func(int64, http.ResponseWriter, *http.Request) bool { targetSeen.Store(true); return false }
+		etcd := newFakeEtcd(t)
+		etcdURL := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if targetSeen.Load() {
+				w.WriteHeader(http.StatusInternalServerError) // the second preload fails
+				return
+			}
+			etcd.ServeHTTP(w, r)
+		}))
+		o := testOptions(TargetDapr, target.serve())
+		o.Workload = WorkloadGet
+		o.Reference = true
+		o.EtcdURLs = []string{etcdURL}
+		o.Ops = 100
+		res, err := Run(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), "etcd run: bench: preload: 64 of 64") {
+			t.Fatalf("err %v", err)
+		}
+		if res == nil || res.Ops != 100 || res.Etcd == nil || res.Etcd.Ops != 100 || res.EtcdRatio == nil {
+			t.Fatalf("result %+v", res)
+		}
+		if res.Reference == nil || res.Reference.Ops != 200 {
+			t.Fatalf("the reference's run after the target is missing: %+v", res.Reference)
+		}
+	})
+	t.Run("stopped during the target", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var targetSeen atomic.Bool
+		target := newFakeDapr(t, 40)
+		target.respond = func(n int64, w http.ResponseWriter, r *http.Request) bool {
+			targetSeen.Store(true)
+			if n == 50 {
+				cancel()
+			}
+			return false
+		}
+		var etcdAfter atomic.Int64
+		etcd := newFakeEtcd(t)
+		etcdURL := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if targetSeen.Load() {
+				etcdAfter.Add(1)
+			}
+			etcd.ServeHTTP(w, r)
+		}))
+		o := testOptions(TargetDapr, target.serve())
+		o.Workload = WorkloadStrongSave
+		o.EtcdURLs = []string{etcdURL}
+		o.Ops = 1000 // the target is stopped after 50
+		res, err := Run(ctx, o)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v", err)
+		}
+		if res == nil || res.Ops == 0 || res.Ops >= 1000 || res.Etcd == nil || res.Etcd.Ops != 1000 || res.EtcdRatio == nil {
+			t.Fatalf("result %+v", res)
+		}
+		if n := etcdAfter.Load(); n != 0 {
+			t.Fatalf("etcd got %d requests after the stopped target", n)
+		}
+	})
 }
 
 type writerFunc func(p []byte) (int, error)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -17,7 +18,8 @@ import (
 // with the same options right before and right after the target (reference, etcd, target, etcd,
 // reference), and fills Result.Reference and Result.Ratio, Result.Etcd and Result.EtcdRatio. Failed
 // operations are figures, not errors: Run fails only on invalid options, a failed preload or a
-// reference server that cannot start. When ctx is cancelled Run returns the figures so far with ctx's error.
+// reference server that cannot start. When ctx is cancelled Run returns the figures so far with
+// ctx's error; a comparison stopped or failed after the target keeps its run before it.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -42,17 +44,29 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		before[i] = m
 	}
 	target, err := runOnce(ctx, opts, string(opts.Target))
-	if err != nil {
-		return target.res, err
+	if target.res == nil {
+		return nil, err
 	}
+	// After the target, each comparison runs again (in reverse order) unless the run was
+	// stopped. A comparison whose second run is missing or failed keeps its first run's
+	// figures, and the failure is returned with them.
+	stopped := err != nil
 	for i := len(comps) - 1; i >= 0; i-- {
-		after, err := comps[i].run(ctx, opts)
-		if err != nil {
-			return target.res, err
+		merged := before[i]
+		if !stopped && ctx.Err() == nil {
+			after, aerr := comps[i].run(ctx, opts)
+			if aerr != nil && err != nil {
+				err = errors.Join(err, aerr)
+			} else if aerr != nil {
+				err = aerr
+			}
+			if after.res != nil {
+				merged = mergeRuns(before[i], after)
+			}
 		}
-		comps[i].set(target.res, mergeRuns(before[i], after).res)
+		comps[i].set(target.res, merged.res)
 	}
-	return target.res, nil
+	return target.res, err
 }
 
 // comparison is a system measured with the target's load before and after it: run measures it

@@ -54,8 +54,10 @@ target, and reports each figure as a ratio of it. --etcd starts a local
 three-member etcd cluster (the etcd binary must be installed: Debian's
 etcd-server) and measures it instead; --vs-etcd starts one too and measures it
 with the same load right before and right after the target, reporting each
-figure also as a ratio of etcd's (put for saves, linearizable range for strong
-gets, a create-only txn for first-write).
+figure also as a ratio of etcd's. Each workload maps to etcd's nearest request
+(put for saves, linearizable range for strong gets, a create-only txn for
+first-write; docs/performance.md lists them all); crdt-incr has none. Each of
+--reference and --vs-etcd adds two runs of the same length to the target's.
 
 Ctrl-C stops the run and prints the figures so far (exit 0) once the requests
 in flight are answered or time out (--timeout); a second Ctrl-C exits at once.`,
